@@ -1,0 +1,115 @@
+"""Every attribute name, metric name, unit and bucket boundary omie-otel emits.
+
+These names are a public contract: dashboards, alert rules and users' queries depend on them. They live in this one
+module so a rename is one visible diff. MCP names follow the OpenTelemetry MCP semantic conventions (semconv 1.39,
+``gen-ai/mcp.md``); host names follow the ``system.*`` / ``process.*`` conventions; ``omie.*`` names are ours.
+
+Example:
+    >>> from omie_otel import semconv
+    >>> semconv.MCP_METHOD_NAME
+    'mcp.method.name'
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- MCP / GenAI / RPC attributes (OpenTelemetry semconv) -------------------------------------------------------------
+MCP_METHOD_NAME: Final = "mcp.method.name"
+MCP_SESSION_ID: Final = "mcp.session.id"
+MCP_PROTOCOL_VERSION: Final = "mcp.protocol.version"
+MCP_RESOURCE_URI: Final = "mcp.resource.uri"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+JSONRPC_REQUEST_ID: Final = "jsonrpc.request.id"
+RPC_RESPONSE_STATUS_CODE: Final = "rpc.response.status_code"
+NETWORK_TRANSPORT: Final = "network.transport"
+NETWORK_PROTOCOL_NAME: Final = "network.protocol.name"
+ERROR_TYPE: Final = "error.type"
+
+OPERATION_EXECUTE_TOOL: Final = "execute_tool"
+TRANSPORT_PIPE: Final = "pipe"
+TRANSPORT_TCP: Final = "tcp"
+ERROR_TOOL: Final = "tool_error"
+
+# --- MCP metrics ------------------------------------------------------------------------------------------------------
+MCP_SERVER_OPERATION_DURATION: Final = "mcp.server.operation.duration"
+MCP_SERVER_SESSION_DURATION: Final = "mcp.server.session.duration"
+#: Bucket advice from semconv for MCP operation and session durations, in seconds.
+MCP_DURATION_BUCKETS: Final = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+# --- Omie attributes (ours) -------------------------------------------------------------------------------------------
+OMIE_CALL: Final = "omie.call"
+OMIE_ENDPOINT: Final = "omie.endpoint"
+OMIE_PAGE: Final = "omie.page"
+OMIE_RECORDS_PER_PAGE: Final = "omie.records_per_page"
+OMIE_TOTAL_PAGES: Final = "omie.total_pages"
+OMIE_TOTAL_RECORDS: Final = "omie.total_records"
+OMIE_RECORDS: Final = "omie.records"
+OMIE_REQUEST_ID: Final = "omie.request_id"
+OMIE_RATELIMIT_USED: Final = "omie.ratelimit.used"
+OMIE_RATELIMIT_LIMIT: Final = "omie.ratelimit.limit"
+OMIE_PARALLEL_RATELIMIT_USED: Final = "omie.parallel_ratelimit.used"
+OMIE_PARALLEL_RATELIMIT_LIMIT: Final = "omie.parallel_ratelimit.limit"
+OMIE_FAULT_KIND: Final = "omie.fault.kind"
+OMIE_FAULT_CODE: Final = "omie.fault.code"
+OMIE_FAULT_MESSAGE: Final = "omie.fault.message"
+OMIE_RETRY_AFTER: Final = "omie.retry_after"
+
+#: Values of ``omie.fault.kind``. ``no_records`` is not an error.
+OMIE_FAULT_KINDS: Final = (
+    "no_records",
+    "redundant",
+    "concurrent_request",
+    "duplicate_request",
+    "rate_limited",
+    "misuse_blocked",
+    "auth",
+    "validation",
+    "not_found",
+    "server_error",
+    "transport",
+    "unknown",
+)
+
+# --- Omie metrics (ours) ----------------------------------------------------------------------------------------------
+OMIE_CLIENT_REQUEST_DURATION: Final = "omie.client.request.duration"
+OMIE_CLIENT_FAULTS: Final = "omie.client.faults"
+OMIE_CLIENT_REQUESTS_ACTIVE: Final = "omie.client.requests.active"
+OMIE_CLIENT_RATELIMIT_UTILIZATION: Final = "omie.client.ratelimit.utilization"
+#: Omie answers in 0.1-30 s; below 50 ms is a cache or a local fault.
+OMIE_DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0)
+
+# --- Host and process metrics (OpenTelemetry semconv) -----------------------------------------------------------------
+SYSTEM_CPU_UTILIZATION: Final = "system.cpu.utilization"
+SYSTEM_MEMORY_USAGE: Final = "system.memory.usage"
+SYSTEM_MEMORY_UTILIZATION: Final = "system.memory.utilization"
+SYSTEM_FILESYSTEM_USAGE: Final = "system.filesystem.usage"
+SYSTEM_FILESYSTEM_UTILIZATION: Final = "system.filesystem.utilization"
+SYSTEM_NETWORK_IO: Final = "system.network.io"
+PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"
+PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
+PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: Final = "process.open_file_descriptor.count"
+PROCESS_THREAD_COUNT: Final = "process.thread.count"
+CPU_LOGICAL_NUMBER: Final = "cpu.logical_number"
+SYSTEM_MEMORY_STATE: Final = "system.memory.state"
+SYSTEM_DEVICE: Final = "system.device"
+SYSTEM_FILESYSTEM_MOUNTPOINT: Final = "system.filesystem.mountpoint"
+SYSTEM_FILESYSTEM_TYPE: Final = "system.filesystem.type"
+SYSTEM_FILESYSTEM_STATE: Final = "system.filesystem.state"
+NETWORK_IO_DIRECTION: Final = "network.io.direction"
+OMIE_CLIENT_POOL_CONNECTIONS: Final = "omie.client.pool.connections"
+OMIE_CLIENT_POOL_STATE: Final = "omie.client.pool.state"
+
+# --- Health and self-telemetry (ours) ---------------------------------------------------------------------------------
+OMIE_OTEL_HEALTH_STATUS: Final = "omie_otel.health.status"
+OMIE_OTEL_HEALTH_CHECK: Final = "omie_otel.health.check"
+OMIE_OTEL_EXPORT_FAILURES: Final = "omie_otel.export.failures"
+OMIE_OTEL_EXPORT_DROPPED: Final = "omie_otel.export.dropped"
+OMIE_OTEL_EXPORT_QUEUE_SIZE: Final = "omie_otel.export.queue.size"
+OMIE_OTEL_SIGNAL: Final = "omie_otel.signal"
+OMIE_OTEL_INTERNAL_ERRORS: Final = "omie_otel.internal.errors"
+OMIE_OTEL_REDACTIONS: Final = "omie_otel.redactions"
