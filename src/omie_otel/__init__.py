@@ -1,5 +1,53 @@
-"""omie-otel: one-call OpenTelemetry for FastMCP servers that talk to the Omie ERP API."""
+"""omie-otel: one-call OpenTelemetry for FastMCP servers that talk to the Omie ERP API.
 
+Usage
+-----
+.. code-block:: python
+
+    from fastmcp import FastMCP
+    from omie_otel import instrument
+
+    mcp = FastMCP("omie")
+    instrument(mcp)          # or instrument() for every FastMCP server in the process
+
+With no providers given and no OpenTelemetry SDK configured, the SDK is set up from the standard ``OTEL_*``
+variables (``OTEL_SERVICE_NAME``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_PROTOCOL``,
+``OTEL_TRACES_SAMPLER``, ``OTEL_SDK_DISABLED``...) and traces, metrics and logs leave over OTLP. No code change at
+all: ``opentelemetry-instrument python server.py`` finds us through the ``opentelemetry_instrumentor`` entry point.
+
+What you get
+------------
+* One SERVER span per MCP request (``tools/call listar_clientes``, ``prompts/get resumo``, ``tools/list``...) with
+  the MCP semantic-convention attributes, continuing the client's trace from ``params._meta``. On FastMCP >= 3 it
+  is FastMCP's own span, enriched — never a duplicate.
+* ``mcp.server.operation.duration`` and ``mcp.server.session.duration`` histograms (seconds).
+* Omie meaning on httpx calls to the Omie API, host and process gauges, and logs correlated to traces
+  (see the docs for each).
+* Scrubbing, always on: Omie ``app_key``/``app_secret``, passwords, tokens and CPF/CNPJ numbers are removed from
+  every span, event and log record before any exporter sees it.
+
+Configuration
+-------------
+Argument > environment variable > default. See :mod:`omie_otel.environment_variables` for every variable.
+
+* ``capture_arguments`` / ``capture_results`` (``OMIE_OTEL_CAPTURE_ARGUMENTS`` / ``_RESULTS``, default off): record
+  tool arguments / results as JSON (scrubbed, truncated to ``capture_max_length``, default 4096).
+* ``omie_url``: URL prefix(es) of the Omie API (``OMIE_OTEL_OMIE_URL``, default ``https://app.omie.com.br/api/``).
+* ``host_metrics`` (``OMIE_OTEL_HOST_METRICS``), ``logs`` / ``log_level`` (``OMIE_OTEL_LOGS`` / ``_LOG_LEVEL``).
+* ``scrub_patterns``, ``scrub_documents``, ``scrub_callback``: extend or relax the scrubber.
+* ``tracer_provider``, ``meter_provider``, ``logger_provider``: emit through these instead of the global ones.
+
+A bad argument raises ``ValueError`` naming it and the fix; a bad environment value logs a warning and the default
+is used, so a typo in a deployment never takes a server down. Telemetry never breaks the tool call it observes: an
+internal error is logged once and swallowed.
+
+API
+---
+``instrument(mcp=None, **options)``, ``uninstrument()``, ``__version__``; :class:`ScrubMatch` for scrub callbacks.
+"""
+
+from omie_otel._instrument import instrument, uninstrument
+from omie_otel.redaction import ScrubMatch
 from omie_otel.version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["ScrubMatch", "__version__", "instrument", "uninstrument"]

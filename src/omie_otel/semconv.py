@@ -103,6 +103,7 @@ SYSTEM_FILESYSTEM_STATE: Final = "system.filesystem.state"
 NETWORK_IO_DIRECTION: Final = "network.io.direction"
 OMIE_CLIENT_POOL_CONNECTIONS: Final = "omie.client.pool.connections"
 OMIE_CLIENT_POOL_STATE: Final = "omie.client.pool.state"
+OMIE_CLIENT_POOL_NAME: Final = "omie.client.pool.name"
 
 # --- Health and self-telemetry (ours) ---------------------------------------------------------------------------------
 OMIE_OTEL_HEALTH_STATUS: Final = "omie_otel.health.status"

@@ -1,0 +1,347 @@
+"""Orchestration: providers, idempotency, patches, and the lazily imported integrations."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry import metrics, trace
+
+from omie_otel import semconv as sc
+from omie_otel._config import Options, resolve_options
+from omie_otel._guard import internal_error
+from omie_otel._pipeline import (
+    ScrubbingLogProcessor,
+    ScrubbingSpanProcessor,
+    install_log_scrubber,
+    install_span_scrubber,
+    remove_processor,
+)
+from omie_otel._setup import Providers, configure_from_env, is_sdk_provider
+from omie_otel.redaction import ScrubCallback, Scrubber, register_env_secrets
+from omie_otel.version import __version__
+
+__all__ = ["instrument", "uninstrument", "is_instrumented"]
+
+_logger = logging.getLogger("omie_otel")
+_lock = threading.RLock()
+_state: _State | None = None
+_warned_twice = False
+SCOPE = "omie_otel"
+
+
+class _State:
+    def __init__(self, options: Options, providers: Providers, scrubber: Scrubber, all_servers: bool) -> None:
+        self.options = options
+        self.providers = providers
+        self.scrubber = scrubber
+        self.all_servers = all_servers
+        self.servers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.middleware: Any = None
+        self.telemetry: Any = None
+        self.patches: list[tuple[Any, str]] = []
+        self.span_scrubber: ScrubbingSpanProcessor | None = None
+        self.log_scrubber: ScrubbingLogProcessor | None = None
+        self.closers: list[Any] = []
+
+
+def is_instrumented() -> bool:
+    """Whether :func:`instrument` is in effect."""
+    return _state is not None
+
+
+def _resolve_providers(
+    service_name: str | None, tracer_provider: Any, meter_provider: Any, logger_provider: Any, server_name: str | None
+) -> Providers:
+    from opentelemetry._logs import get_logger_provider
+
+    global_tp = trace.get_tracer_provider()
+    configured = None
+    if tracer_provider is None and meter_provider is None and logger_provider is None and not is_sdk_provider(global_tp):
+        configured = configure_from_env(service_name or _env_service_name() or server_name)
+    if configured is not None:
+        return configured
+    return Providers(
+        tracer_provider or trace.get_tracer_provider(),
+        meter_provider or metrics.get_meter_provider(),
+        logger_provider or get_logger_provider(),
+        owned=False,
+    )
+
+
+def _env_service_name() -> str | None:
+    import os
+
+    return os.environ.get("OTEL_SERVICE_NAME") or None
+
+
+def _fastmcp_class() -> Any:
+    try:
+        from fastmcp import FastMCP
+    except ImportError:
+        return None
+    return FastMCP
+
+
+def _wrap(state: _State, owner: Any, name: str, wrapper: Any) -> None:
+    import wrapt
+
+    wrapt.wrap_function_wrapper(owner, name, wrapper)
+    state.patches.append((owner, name))
+
+
+def _attach(state: _State, server: Any) -> None:
+    """Put our middleware first in one server's chain (once)."""
+    if server in state.servers:
+        return
+    chain = getattr(server, "middleware", None)
+    if not isinstance(chain, list):
+        _logger.warning("omie-otel: %r has no middleware list; this FastMCP version is not supported", server)
+        return
+    if state.middleware not in chain:
+        chain.insert(0, state.middleware)
+    state.servers.add(server)
+
+
+def _patch_fastmcp(state: _State) -> None:
+    FastMCP = _fastmcp_class()
+    if FastMCP is None:
+        return
+    from omie_otel._mcp import JoiningTracer, transport_scope
+
+    tracer_provider = state.providers.tracer_provider
+    fastmcp_tracer = JoiningTracer(tracer_provider.get_tracer("fastmcp"))
+
+    try:
+        import fastmcp.server.telemetry as fst
+    except ImportError:  # FastMCP 2.x: no native spans
+        fst = None
+    if fst is not None and hasattr(fst, "get_tracer"):
+        native_enabled = getattr(__import__("fastmcp.telemetry", fromlist=["x"]), "native_spans_enabled", None)
+
+        def get_tracer(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            if _state is None or not _state.telemetry.enabled:
+                return wrapped(*args, **kwargs)
+            if native_enabled is not None and not native_enabled():
+                return wrapped(*args, **kwargs)
+            return fastmcp_tracer
+
+        _wrap(state, fst, "get_tracer", get_tracer)
+
+    def runner(transport: str) -> Any:
+        async def run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            with transport_scope(transport):
+                return await wrapped(*args, **kwargs)
+
+        return run
+
+    _wrap(state, FastMCP, "run_stdio_async", runner(sc.TRANSPORT_PIPE))
+    _wrap(state, FastMCP, "run_http_async", runner(sc.TRANSPORT_TCP))
+
+    if state.all_servers:
+
+        def init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            result = wrapped(*args, **kwargs)
+            if _state is not None:
+                try:
+                    _attach(_state, instance)
+                except Exception as exc:  # noqa: BLE001
+                    internal_error("FastMCP.__init__ hook", exc)
+            return result
+
+        _wrap(state, FastMCP, "__init__", init)
+        for obj in gc.get_objects():
+            if isinstance(obj, FastMCP):
+                _attach(state, obj)
+
+    _patch_sessions(state)
+
+
+def _patch_sessions(state: _State) -> None:
+    """Time each MCP session: one low-level ``Server.run`` call serves one connection (stdio or HTTP)."""
+    try:
+        from mcp.server.lowlevel.server import Server
+    except ImportError:  # pragma: no cover
+        return
+    from omie_otel._mcp import current_transport
+
+    async def run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        start = time.perf_counter()
+        error: str | None = None
+        try:
+            return await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            error = type(exc).__qualname__
+            raise
+        finally:
+            st = _state
+            if st is not None and st.telemetry.enabled:
+                attrs: dict[str, Any] = {}
+                transport = current_transport()
+                if transport:
+                    attrs[sc.NETWORK_TRANSPORT] = transport
+                if error and error != "CancelledError":
+                    attrs[sc.ERROR_TYPE] = error
+                st.telemetry.session_duration.record(time.perf_counter() - start, attrs)
+
+    _wrap(state, Server, "run", run)
+
+
+def instrument(
+    mcp: Any = None,
+    *,
+    service_name: str | None = None,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    logger_provider: Any = None,
+    capture_arguments: bool | None = None,
+    capture_results: bool | None = None,
+    capture_max_length: int | None = None,
+    omie_url: str | Sequence[str] | None = None,
+    host_metrics: bool | None = None,
+    host_metrics_exclude: Sequence[str] | None = None,
+    logs: bool | None = None,
+    log_level: str | int | None = None,
+    scrub_patterns: Sequence[str] | None = None,
+    scrub_documents: bool | None = None,
+    scrub_callback: ScrubCallback | None = None,
+    ops_tools: bool | None = None,
+) -> None:
+    """Instrument FastMCP (one server, or every server in the process) and the Omie httpx calls they make.
+
+    See the package docstring (``help(omie_otel)``) for every option; each ``None`` means "from the environment,
+    else the default".
+    """
+    global _state, _warned_twice
+    with _lock:
+        if _state is not None:
+            if mcp is not None and mcp not in _state.servers:
+                _attach(_state, mcp)
+                return
+            if not _warned_twice:
+                _warned_twice = True
+                _logger.warning("omie-otel: instrument() was already called; this call changes nothing")
+            return
+        if mcp is not None and not hasattr(mcp, "middleware"):
+            raise TypeError(
+                f"instrument(mcp={mcp!r}): expected a fastmcp.FastMCP server (FastMCP >= 2.9) or None for all servers"
+            )
+        options = resolve_options(
+            capture_arguments=capture_arguments,
+            capture_results=capture_results,
+            capture_max_length=capture_max_length,
+            omie_url=omie_url,
+            host_metrics=host_metrics,
+            host_metrics_exclude=host_metrics_exclude,
+            logs=logs,
+            log_level=log_level,
+            scrub_documents=scrub_documents,
+            scrub_patterns=scrub_patterns,
+            scrub_callback=scrub_callback,
+            ops_tools=ops_tools,
+        )
+        scrubber = Scrubber(
+            extra_patterns=options.scrub_patterns, documents=options.scrub_documents, callback=options.scrub_callback
+        )
+        register_env_secrets()
+        providers = _resolve_providers(
+            service_name, tracer_provider, meter_provider, logger_provider, getattr(mcp, "name", None)
+        )
+        state = _State(options, providers, scrubber, all_servers=mcp is None)
+        try:
+            _start(state, mcp)
+        except BaseException:
+            _stop(state)
+            raise
+        _state = state
+
+
+def _start(state: _State, mcp: Any) -> None:
+    from omie_otel._mcp import McpTelemetry, McpTelemetryMiddleware
+
+    p = state.providers
+    state.span_scrubber = ScrubbingSpanProcessor(state.scrubber)
+    if not install_span_scrubber(p.tracer_provider, state.span_scrubber):
+        state.span_scrubber = None
+        if is_sdk_provider(p.tracer_provider):
+            _logger.warning(
+                "omie-otel: cannot put the scrubber into %r; secrets are only removed from our own attributes",
+                p.tracer_provider,
+            )
+    state.log_scrubber = ScrubbingLogProcessor(state.scrubber)
+    if not install_log_scrubber(p.logger_provider, state.log_scrubber):
+        state.log_scrubber = None
+
+    tracer = p.tracer_provider.get_tracer(SCOPE, __version__)
+    meter = p.meter_provider.get_meter(SCOPE, __version__)
+    state.telemetry = McpTelemetry(tracer, meter, state.options, state.scrubber)
+    state.middleware = McpTelemetryMiddleware(state.telemetry)
+    _patch_fastmcp(state)
+    if mcp is not None:
+        _attach(state, mcp)
+    for starter in _INTEGRATIONS:
+        try:
+            closer = starter(state, mcp)
+        except Exception as exc:  # noqa: BLE001 - one integration failing must not take the others down
+            internal_error(f"starting {starter.__name__}", exc)
+            continue
+        if closer is not None:
+            state.closers.append(closer)
+
+
+_INTEGRATIONS: list[Any] = []
+
+
+def _stop(state: _State) -> None:
+    from opentelemetry.instrumentation.utils import unwrap
+
+    if state.telemetry is not None:
+        state.telemetry.enabled = False
+    for closer in reversed(state.closers):
+        try:
+            closer()
+        except Exception as exc:  # noqa: BLE001
+            internal_error("stopping an integration", exc)
+    for owner, name in reversed(state.patches):
+        unwrap(owner, name)
+    for server in list(state.servers):
+        chain = getattr(server, "middleware", [])
+        if state.middleware in chain:
+            chain.remove(state.middleware)
+    if state.span_scrubber is not None:
+        remove_processor(state.providers.tracer_provider, state.span_scrubber)
+    if state.log_scrubber is not None:
+        remove_processor(state.providers.logger_provider, state.log_scrubber)
+
+
+def uninstrument() -> None:
+    """Undo :func:`instrument`: no more spans, metrics or log records from omie-otel; patches removed.
+
+    Providers omie-otel created from the environment are flushed, not shut down (other code may hold them).
+    """
+    global _state, _warned_twice
+    with _lock:
+        state, _state = _state, None
+        _warned_twice = False
+        if state is None:
+            return
+        _stop(state)
+        if state.providers.owned:
+            for provider in (state.providers.tracer_provider, state.providers.meter_provider,
+                             state.providers.logger_provider):
+                flush = getattr(provider, "force_flush", None)
+                if flush is not None:
+                    try:
+                        flush(5_000)
+                    except Exception as exc:  # noqa: BLE001
+                        internal_error("flushing providers", exc)
+
+
+def current_state() -> _State | None:
+    """The active state (for integrations and ops tools)."""
+    return _state

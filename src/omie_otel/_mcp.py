@@ -1,0 +1,424 @@
+"""MCP spans and metrics for FastMCP servers: one SERVER span per request, never two.
+
+How the single span is guaranteed across FastMCP majors:
+
+* FastMCP >= 4 opens a SERVER span per request at its dispatch seam, *around* the middleware chain. We redirect
+  FastMCP's tracer to our tracer provider (so an explicit, non-global provider is honoured), choose the parent per
+  the MCP semconv (``params._meta`` is the parent, a differing HTTP ``traceparent`` becomes a link) and the
+  :class:`McpTelemetryMiddleware` enriches that span in place.
+* FastMCP 3.x opens its span *inside* the middleware chain. Our middleware opens the SERVER span first and FastMCP's
+  ``server_span`` joins it (our tracer hands back the already-open span instead of starting a second one).
+* FastMCP 2.x (>= 2.9) opens no span at all: the middleware's own span is the only one.
+
+Mounted sub-servers run their middleware again inside the parent's request: a request already in flight is
+recognised and neither spanned nor counted twice.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
+
+from omie_otel import semconv as sc
+from omie_otel._config import Options
+from omie_otel._guard import internal_error
+
+__all__ = [
+    "McpTelemetry",
+    "JoiningTracer",
+    "current_transport",
+    "transport_scope",
+]
+
+_logger = logging.getLogger("omie_otel")
+
+try:  # the base class comes from FastMCP, an optional dependency
+    from fastmcp.server.middleware import Middleware as _Middleware
+except Exception:  # pragma: no cover - fastmcp missing or too old
+    _Middleware = object  # type: ignore[assignment,misc]
+
+
+@dataclass(slots=True)
+class _Request:
+    span: Span | None
+    owned: bool
+
+
+_request: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("omie_otel_mcp_request", default=None)
+_seam_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("omie_otel_seam_span", default=None)
+_transport: contextvars.ContextVar[str | None] = contextvars.ContextVar("omie_otel_transport", default=None)
+
+_MAX_METRIC_NAMES = 500
+_TARGETED = {"tools/call": sc.GEN_AI_TOOL_NAME, "prompts/get": sc.GEN_AI_PROMPT_NAME}
+
+
+def current_transport() -> str | None:
+    """``pipe`` inside a stdio server, ``tcp`` inside an HTTP server, else ``None``."""
+    return _transport.get()
+
+
+@contextmanager
+def transport_scope(value: str) -> Iterator[None]:
+    """Mark everything run inside (and every task spawned from it) as served over ``value``."""
+    token = _transport.set(value)
+    try:
+        yield
+    finally:
+        _transport.reset(token)
+
+
+# --- request facts, read defensively across FastMCP / mcp versions ---------------------------------------------------
+def _fastmcp_request_ctx() -> Any:
+    try:
+        from fastmcp.server.dependencies import fastmcp_request_ctx  # FastMCP >= 4
+    except ImportError:
+        return None
+    return fastmcp_request_ctx.get()
+
+
+def _request_context(mw_context: Any) -> Any:
+    rc = _fastmcp_request_ctx()
+    if rc is not None:
+        return rc
+    fc = getattr(mw_context, "fastmcp_context", None) if mw_context is not None else None
+    try:
+        return fc.request_context if fc is not None else None
+    except Exception:  # noqa: BLE001 - FastMCP raises outside a request
+        return None
+
+
+def _meta_dict(meta: Any) -> dict[str, Any] | None:
+    if meta is None:
+        return None
+    if isinstance(meta, Mapping):
+        return dict(meta)
+    dump = getattr(meta, "model_dump", None)
+    if dump is not None:
+        try:
+            return dump(by_alias=True)  # type: ignore[no-any-return]
+        except Exception:  # noqa: BLE001
+            return None
+    return None
+
+
+def _request_meta(mw_context: Any = None) -> dict[str, Any] | None:
+    rc = _request_context(mw_context)
+    meta = _meta_dict(getattr(rc, "meta", None)) if rc is not None else None
+    if meta is None and mw_context is not None:
+        msg = getattr(mw_context, "message", None)
+        meta = _meta_dict(getattr(msg, "meta", None)) or _meta_dict(
+            getattr(getattr(msg, "params", None), "meta", None)
+        )
+    return meta
+
+
+def _http_request(mw_context: Any = None) -> Any:
+    rc = _request_context(mw_context)
+    return getattr(rc, "request", None) if rc is not None else None
+
+
+def _parent_and_links(fallback: Any, mw_context: Any = None) -> tuple[Any, list[Link] | None]:
+    """The semconv rule: ``_meta`` trace context is the parent; a differing HTTP context becomes a link."""
+    meta = _request_meta(mw_context)
+    meta_ctx = None
+    if meta and "traceparent" in meta:
+        carrier = {"traceparent": str(meta["traceparent"])}
+        if "tracestate" in meta:
+            carrier["tracestate"] = str(meta["tracestate"])
+        if "baggage" in meta:
+            carrier["baggage"] = str(meta["baggage"])
+        meta_ctx = propagate.extract(carrier)
+        if not trace.get_current_span(meta_ctx).get_span_context().is_valid:
+            meta_ctx = None
+    http_span_ctx = trace.get_current_span().get_span_context()
+    http_ctx = otel_context.get_current() if http_span_ctx.is_valid else None
+    if http_ctx is None:
+        request = _http_request(mw_context)
+        headers = getattr(request, "headers", None)
+        if headers is not None and "traceparent" in headers:
+            http_ctx = propagate.extract(headers)
+            http_span_ctx = trace.get_current_span(http_ctx).get_span_context()
+            if not http_span_ctx.is_valid:
+                http_ctx = None
+    if meta_ctx is not None:
+        meta_span_ctx = trace.get_current_span(meta_ctx).get_span_context()
+        if http_ctx is not None and http_span_ctx.span_id != meta_span_ctx.span_id:
+            return meta_ctx, [Link(http_span_ctx)]
+        return meta_ctx, None
+    if http_ctx is not None:
+        return http_ctx, None
+    return fallback, None
+
+
+# --- the tracer handed to FastMCP ------------------------------------------------------------------------------------
+class JoiningTracer(Tracer):
+    """FastMCP's tracer, redirected to our provider; a SERVER span inside a request joins the request's span."""
+
+    def __init__(self, inner: Tracer) -> None:
+        self._inner = inner
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Span:
+        return self._inner.start_span(*args, **kwargs)
+
+    @contextmanager
+    def start_as_current_span(  # type: ignore[override]
+        self,
+        name: str,
+        context: Any = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Any = None,
+        links: Any = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[Span]:
+        if kind is not SpanKind.SERVER:
+            with self._inner.start_as_current_span(
+                name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception,
+                end_on_exit,
+            ) as span:
+                yield span
+            return
+        req = _request.get()
+        if req is not None and req.span is not None:
+            # FastMCP 3.x server_span, or a mounted server's: the request already has its one SERVER span.
+            if attributes:
+                req.span.set_attributes(attributes)
+            yield req.span
+            return
+        try:
+            parent, extra_links = _parent_and_links(context)
+        except Exception as exc:  # noqa: BLE001
+            internal_error("trace context extraction", exc)
+            parent, extra_links = context, None
+        if extra_links:
+            links = [*(links or ()), *extra_links]
+        with self._inner.start_as_current_span(
+            name, parent, kind, attributes, links, start_time, record_exception, set_status_on_exception,
+            end_on_exit,
+        ) as span:
+            token = _seam_span.set(span)
+            try:
+                yield span
+            finally:
+                _seam_span.reset(token)
+
+
+# --- the middleware --------------------------------------------------------------------------------------------------
+def _jsonable(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        try:
+            return dump(mode="json", by_alias=True, exclude_none=True)
+        except Exception:  # noqa: BLE001
+            return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _error_type(exc: BaseException) -> tuple[str, int | None]:
+    """``tool_error`` for tool failures, the JSON-RPC code for protocol errors, else the class name."""
+    name = type(exc).__name__
+    if name == "ToolError":
+        return sc.ERROR_TOOL, None
+    code = getattr(getattr(exc, "error", None), "code", None)
+    if code is None:
+        code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return str(code), code
+    return type(exc).__qualname__, None
+
+
+class McpTelemetry:
+    """Per-``instrument()`` state shared by the middleware and the tracer wrapper."""
+
+    def __init__(self, tracer: Tracer, meter: Any, options: Options, scrubber: Any) -> None:
+        self.tracer = tracer
+        self.options = options
+        self.scrubber = scrubber
+        self.enabled = True
+        self._names: set[str] = set()
+        self.duration = meter.create_histogram(
+            sc.MCP_SERVER_OPERATION_DURATION,
+            unit="s",
+            description="Duration of an MCP request as observed by the server",
+            explicit_bucket_boundaries_advisory=list(sc.MCP_DURATION_BUCKETS),
+        )
+        self.session_duration = meter.create_histogram(
+            sc.MCP_SERVER_SESSION_DURATION,
+            unit="s",
+            description="Duration of an MCP session as observed by the server",
+            explicit_bucket_boundaries_advisory=list(sc.MCP_DURATION_BUCKETS),
+        )
+
+    def bounded_name(self, name: str) -> str:
+        """Tool/prompt names as metric attributes, bounded: a client inventing names cannot explode cardinality."""
+        if name in self._names:
+            return name
+        if len(self._names) < _MAX_METRIC_NAMES:
+            self._names.add(name)
+            return name
+        return "_other"
+
+    def capture(self, value: Any) -> str:
+        text = json.dumps(self.scrubber.scrub_value(_jsonable(value)), ensure_ascii=False, default=str)
+        limit = self.options.capture_max_length
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class McpTelemetryMiddleware(_Middleware):  # type: ignore[misc,valid-type]
+    """FastMCP middleware recording one SERVER span and one duration point per MCP request.
+
+    Added by :func:`omie_otel.instrument`; you don't add it yourself.
+
+    Example:
+        >>> from fastmcp import FastMCP
+        >>> import omie_otel
+        >>> mcp = FastMCP("omie")
+        >>> omie_otel.instrument(mcp)  # adds this middleware first in the chain
+    """
+
+    def __init__(self, telemetry: McpTelemetry) -> None:
+        self._t = telemetry
+
+    async def on_request(self, context: Any, call_next: Any) -> Any:
+        t = self._t
+        if not t.enabled or _request.get() is not None:
+            return await call_next(context)
+        start = time.perf_counter()
+        try:
+            req, metric_attrs, method = self._begin(context)
+        except Exception as exc:  # noqa: BLE001
+            internal_error("mcp request start", exc)
+            return await call_next(context)
+        token = _request.set(req)
+        scope = trace.use_span(req.span, end_on_exit=False) if req.owned and req.span is not None else None
+        if scope is not None:
+            scope.__enter__()
+        error: BaseException | None = None
+        result: Any = None
+        try:
+            result = await call_next(context)
+            return result
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            try:
+                self._end(req, context, method, metric_attrs, result, error, start)
+            except Exception as exc:  # noqa: BLE001
+                internal_error("mcp request end", exc)
+            finally:
+                if scope is not None:
+                    scope.__exit__(None, None, None)
+                _request.reset(token)
+
+    def _begin(self, context: Any) -> tuple[_Request, dict[str, Any], str]:
+        t = self._t
+        method = getattr(context, "method", None) or "unknown"
+        msg = getattr(context, "message", None)
+        target_key = _TARGETED.get(method)
+        target = getattr(msg, "name", None) if target_key else None
+        span_attrs: dict[str, Any] = {sc.MCP_METHOD_NAME: method}
+        metric_attrs: dict[str, Any] = {sc.MCP_METHOD_NAME: method}
+        if target_key and isinstance(target, str):
+            span_attrs[target_key] = target
+            metric_attrs[target_key] = t.bounded_name(target)
+        if method == "tools/call":
+            span_attrs[sc.GEN_AI_OPERATION_NAME] = sc.OPERATION_EXECUTE_TOOL
+        elif method == "resources/read":
+            uri = getattr(msg, "uri", None)
+            if uri is not None:
+                span_attrs[sc.MCP_RESOURCE_URI] = str(uri)
+        transport = _transport.get()
+        if transport is None and _http_request(context) is not None:
+            transport = sc.TRANSPORT_TCP
+        if transport is not None:
+            span_attrs[sc.NETWORK_TRANSPORT] = transport
+            metric_attrs[sc.NETWORK_TRANSPORT] = transport
+            if transport == sc.TRANSPORT_TCP:
+                span_attrs[sc.NETWORK_PROTOCOL_NAME] = "http"
+        rc = _request_context(context)
+        if rc is not None:
+            rid = getattr(rc, "request_id", None)
+            if rid is not None:
+                span_attrs[sc.JSONRPC_REQUEST_ID] = str(rid)
+            version = getattr(rc, "protocol_version", None)
+            if version:
+                span_attrs[sc.MCP_PROTOCOL_VERSION] = version
+        fc = getattr(context, "fastmcp_context", None)
+        if fc is not None:
+            try:
+                sid = fc.session_id
+            except Exception:  # noqa: BLE001
+                sid = None
+            if sid:
+                span_attrs[sc.MCP_SESSION_ID] = sid
+        name = f"{method} {target}" if target_key and isinstance(target, str) else method
+        if method == "tools/call" and t.options.capture_arguments:
+            span_attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = t.capture(getattr(msg, "arguments", None) or {})
+
+        seam = _seam_span.get()
+        if seam is not None and seam.is_recording():
+            seam.update_name(name)
+            seam.set_attributes(span_attrs)
+            return _Request(seam, owned=False), metric_attrs, method
+        parent, links = _parent_and_links(None, context)
+        span = t.tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=span_attrs, links=links)
+        return _Request(span, owned=True), metric_attrs, method
+
+    def _end(
+        self,
+        req: _Request,
+        context: Any,
+        method: str,
+        metric_attrs: dict[str, Any],
+        result: Any,
+        error: BaseException | None,
+        start: float,
+    ) -> None:
+        t = self._t
+        span = req.span
+        error_type: str | None = None
+        if error is not None:
+            error_type, code = _error_type(error)
+            if span is not None and span.is_recording():
+                if code is not None:
+                    span.set_attribute(sc.RPC_RESPONSE_STATUS_CODE, str(code))
+                span.set_attribute(sc.ERROR_TYPE, error_type)
+                if req.owned and not any(e.name == "exception" for e in getattr(span, "events", ())):
+                    span.record_exception(error)  # FastMCP 3.x may already have recorded it on the joined span
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        elif getattr(result, "is_error", False) is True or getattr(result, "isError", False) is True:
+            error_type = sc.ERROR_TOOL
+            if span is not None and span.is_recording():
+                span.set_attribute(sc.ERROR_TYPE, error_type)
+                span.set_status(Status(StatusCode.ERROR, "tool returned isError"))
+        if (
+            method == "tools/call"
+            and error is None
+            and t.options.capture_results
+            and span is not None
+            and span.is_recording()
+        ):
+            content = getattr(result, "structured_content", None) or getattr(result, "content", result)
+            span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, t.capture(content))
+        if error_type is not None:
+            metric_attrs[sc.ERROR_TYPE] = error_type
+        t.duration.record(time.perf_counter() - start, metric_attrs)
+        if req.owned and span is not None:
+            span.end()

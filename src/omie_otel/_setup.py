@@ -1,0 +1,174 @@
+"""SDK set-up from the standard ``OTEL_*`` variables, for users who configured nothing themselves.
+
+Only used when :func:`omie_otel.instrument` is given no providers and no SDK provider is set globally. The exporters
+read their own ``OTEL_EXPORTER_OTLP_*`` variables (endpoint, headers, timeout, compression); the tracer provider
+reads ``OTEL_TRACES_SAMPLER``; :class:`~opentelemetry.sdk.resources.Resource` reads ``OTEL_SERVICE_NAME`` and
+``OTEL_RESOURCE_ATTRIBUTES``. Every exporter is wrapped so failed exports are counted in
+:data:`omie_otel._pipeline.export_stats` — a dead collector is visible, never silent, and never blocks a request
+(spans, points and records are queued and sent from background threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from omie_otel._pipeline import CountingSpanExporter, export_stats
+
+__all__ = ["Providers", "configure_from_env", "sdk_disabled", "is_sdk_provider"]
+
+_logger = logging.getLogger("omie_otel")
+_PROTOCOLS = ("http/protobuf", "grpc")
+
+
+@dataclass
+class Providers:
+    """The providers omie-otel emits through, and whether we created (and so own) them."""
+
+    tracer_provider: Any
+    meter_provider: Any
+    logger_provider: Any
+    owned: bool = False
+
+
+def sdk_disabled(environ: Mapping[str, str] | None = None) -> bool:
+    """``OTEL_SDK_DISABLED=true``: the SDK must not be configured, everything stays a no-op."""
+    env = os.environ if environ is None else environ
+    return env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+def is_sdk_provider(provider: Any) -> bool:
+    """True for an SDK (recording) provider; False for the API's proxy / no-op defaults."""
+    name = type(provider).__name__
+    return not (name.startswith("Proxy") or name.startswith("NoOp") or name.startswith("_Proxy"))
+
+
+def _protocol(signal: str, env: Mapping[str, str]) -> str:
+    raw = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+    value = (raw or "http/protobuf").strip().lower()
+    if value not in _PROTOCOLS:
+        _logger.warning(
+            "omie-otel: OTEL_EXPORTER_OTLP_PROTOCOL=%r is not supported; use 'http/protobuf' or 'grpc'. "
+            "Using http/protobuf.",
+            raw,
+        )
+        value = "http/protobuf"
+    return value
+
+
+def _exporter(signal: str, env: Mapping[str, str]) -> Any:
+    grpc = _protocol(signal, env) == "grpc"
+    if signal == "traces":
+        if grpc:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # type: ignore[assignment]
+        return OTLPSpanExporter()
+    if signal == "metrics":
+        if grpc:
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter  # type: ignore[assignment]
+        return OTLPMetricExporter()
+    if grpc:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter  # type: ignore[assignment]
+    return OTLPLogExporter()
+
+
+class CountingMetricExporter(MetricExporter):
+    """Wraps a metric exporter, keeping its temporality preferences, and counts failed exports."""
+
+    def __init__(self, inner: MetricExporter) -> None:
+        super().__init__(
+            preferred_temporality=getattr(inner, "_preferred_temporality", None),
+            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+        )
+        self._inner = inner
+
+    def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        points = sum(
+            len(m.data.data_points)
+            for rm in metrics_data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+        )
+        try:
+            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        except Exception:  # noqa: BLE001
+            result = MetricExportResult.FAILURE
+        export_stats.record("metrics", points, result == MetricExportResult.SUCCESS, time.time_ns())
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+def _counting_log_exporter(inner: Any) -> Any:
+    from opentelemetry.sdk._logs.export import LogExportResult
+
+    class CountingLogExporter:
+        def export(self, batch: Any) -> Any:
+            try:
+                result = inner.export(batch)
+            except Exception:  # noqa: BLE001
+                result = LogExportResult.FAILURE
+            export_stats.record("logs", len(batch), result == LogExportResult.SUCCESS, time.time_ns())
+            return result
+
+        def shutdown(self) -> None:
+            inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return bool(inner.force_flush(timeout_millis))
+
+    return CountingLogExporter()
+
+
+def configure_from_env(service_name: str | None, environ: Mapping[str, str] | None = None) -> Providers | None:
+    """Create SDK providers exporting over OTLP, set them globally, and flush them at interpreter exit.
+
+    Returns ``None`` when ``OTEL_SDK_DISABLED=true``.
+    """
+    env = os.environ if environ is None else environ
+    if sdk_disabled(env):
+        return None
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    attrs: dict[str, Any] = {}
+    if service_name:
+        attrs[SERVICE_NAME] = service_name
+    resource = Resource.create(attrs)
+    if service_name is None and resource.attributes.get(SERVICE_NAME, "").startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: "omie-mcp-server"}))
+
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(BatchSpanProcessor(CountingSpanExporter(_exporter("traces", env))))
+    reader = PeriodicExportingMetricReader(CountingMetricExporter(_exporter("metrics", env)))
+    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+    logger_provider = LoggerProvider(resource=resource)
+    logger_provider.add_log_record_processor(
+        BatchLogRecordProcessor(_counting_log_exporter(_exporter("logs", env)))
+    )
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(meter_provider)
+    set_logger_provider(logger_provider)
+    # The SDK providers register their own atexit shutdown (shutdown_on_exit=True), which flushes the queues.
+    return Providers(tracer_provider, meter_provider, logger_provider, owned=True)

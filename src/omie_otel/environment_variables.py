@@ -1,0 +1,52 @@
+"""Environment variables omie-otel reads, each a named constant.
+
+Standard ``OTEL_*`` variables come first and are read by the OpenTelemetry SDK itself (``OTEL_SERVICE_NAME``,
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``_PROTOCOL`` / ``_HEADERS`` / ``_TIMEOUT``,
+``OTEL_TRACES_SAMPLER`` / ``_ARG``, ``OTEL_SDK_DISABLED``). The ``OMIE_OTEL_*`` variables below are ours. An
+argument to :func:`omie_otel.instrument` always wins over the environment, which wins over the default. A bad value
+in the environment is reported in a warning naming the variable and the accepted values, and the default is used:
+a typo in a deployment must not take the server down.
+"""
+
+OMIE_OTEL_CAPTURE_ARGUMENTS = "OMIE_OTEL_CAPTURE_ARGUMENTS"
+"""``true`` records tool arguments as ``gen_ai.tool.call.arguments`` (scrubbed, truncated). Default ``false``."""
+
+OMIE_OTEL_CAPTURE_RESULTS = "OMIE_OTEL_CAPTURE_RESULTS"
+"""``true`` records tool results as ``gen_ai.tool.call.result`` (scrubbed, truncated). Default ``false``."""
+
+OMIE_OTEL_CAPTURE_MAX_LENGTH = "OMIE_OTEL_CAPTURE_MAX_LENGTH"
+"""Maximum characters kept of a captured argument or result JSON. Default ``4096``."""
+
+OMIE_OTEL_OMIE_URL = "OMIE_OTEL_OMIE_URL"
+"""Comma-separated URL prefixes of the Omie API whose httpx calls get Omie spans.
+Default ``https://app.omie.com.br/api/``."""
+
+OMIE_OTEL_HOST_METRICS = "OMIE_OTEL_HOST_METRICS"
+"""``false`` turns the psutil host and process gauges off. Default ``true``."""
+
+OMIE_OTEL_HOST_METRICS_EXCLUDE = "OMIE_OTEL_HOST_METRICS_EXCLUDE"
+"""Comma-separated globs of host metric names to leave out, e.g. ``system.network.*``. Default: none."""
+
+OMIE_OTEL_LOGS = "OMIE_OTEL_LOGS"
+"""``false`` stops bridging stdlib ``logging`` records to the OpenTelemetry logger provider. Default ``true``."""
+
+OMIE_OTEL_LOG_LEVEL = "OMIE_OTEL_LOG_LEVEL"
+"""Lowest level of records exported through OpenTelemetry (``DEBUG``, ``INFO``...). Default ``INFO``."""
+
+OMIE_OTEL_LOG_FORMAT = "OMIE_OTEL_LOG_FORMAT"
+"""``json`` prints one JSON object per line on the console, with trace ids; ``text`` (default) leaves it alone."""
+
+OMIE_OTEL_SCRUB_DOCUMENTS = "OMIE_OTEL_SCRUB_DOCUMENTS"
+"""``false`` stops removing CPF/CNPJ numbers from exported text (secrets are always removed). Default ``true``."""
+
+OMIE_OTEL_SCRUB_PATTERNS = "OMIE_OTEL_SCRUB_PATTERNS"
+"""Comma-separated extra key patterns (regular expressions) whose values are removed. Default: none."""
+
+OMIE_OTEL_OPS_TOOLS = "OMIE_OTEL_OPS_TOOLS"
+"""``true`` adds the read-only MCP tools ``get_system_metrics``, ``health_check``, ``get_active_alerts``."""
+
+OMIE_OTEL_ALERTMANAGER_URL = "OMIE_OTEL_ALERTMANAGER_URL"
+"""Alertmanager base URL read by the ``get_active_alerts`` ops tool. Default: unset."""
+
+OMIE_OTEL_RAISE_INTERNAL_ERRORS = "OMIE_OTEL_RAISE_INTERNAL_ERRORS"
+"""``1`` re-raises omie-otel's own internal errors instead of logging them (used by our test-suite only)."""

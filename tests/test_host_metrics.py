@@ -1,0 +1,691 @@
+"""Tests for omie_otel.host_metrics: every metric against psutil mocked with exact values, once against the real host,
+failures, configuration, the httpx pool gauge against a real local server, stop() and snapshot()."""
+
+from __future__ import annotations
+
+import gc
+import http.server
+import json
+import logging
+import os
+import threading
+import time
+from collections import namedtuple
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+from unittest import mock
+
+import httpx
+import psutil
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import Gauge, InMemoryMetricReader, Sum
+
+from omie_otel import host_metrics, semconv
+from omie_otel.host_metrics import HostMetrics, register_pool
+
+scputimes = namedtuple("scputimes", "user nice system idle iowait irq softirq steal guest guest_nice")
+svmem = namedtuple("svmem", "total available percent used free active inactive buffers cached shared slab")
+sdiskpart = namedtuple("sdiskpart", "device mountpoint fstype opts")
+sdiskusage = namedtuple("sdiskusage", "total used free percent")
+snetio = namedtuple("snetio", "bytes_sent bytes_recv packets_sent packets_recv errin errout dropin dropout")
+pcputimes = namedtuple("pcputimes", "user system children_user children_system")
+pmem = namedtuple("pmem", "rss vms")
+
+ALL_METRICS = {
+    semconv.SYSTEM_CPU_UTILIZATION,
+    semconv.SYSTEM_MEMORY_USAGE,
+    semconv.SYSTEM_MEMORY_UTILIZATION,
+    semconv.SYSTEM_FILESYSTEM_USAGE,
+    semconv.SYSTEM_FILESYSTEM_UTILIZATION,
+    semconv.SYSTEM_NETWORK_IO,
+    semconv.PROCESS_CPU_UTILIZATION,
+    semconv.PROCESS_MEMORY_USAGE,
+    semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT,
+    semconv.PROCESS_THREAD_COUNT,
+    semconv.OMIE_CLIENT_POOL_CONNECTIONS,
+}
+#: What a collection reports with no registered pool: the pool gauge has nothing to observe.
+HOST_METRICS = ALL_METRICS - {semconv.OMIE_CLIENT_POOL_CONNECTIONS}
+
+
+def cpu(user: float = 0.0, system: float = 0.0, idle: float = 0.0, iowait: float = 0.0, guest: float = 0.0) -> Any:
+    return scputimes(user, 0.0, system, idle, iowait, 0.0, 0.0, 0.0, guest, 0.0)
+
+
+class FakeHost:
+    """The values the patched psutil functions return; tests change them between collections."""
+
+    def __init__(self) -> None:
+        self.clock = 100.0
+        self.cpu = cpu(user=10, system=5, idle=80, iowait=5, guest=2)  # total 100 s: guest is counted inside user
+        self.per_cpu = [cpu(user=4, idle=6), cpu(user=1, idle=9)]
+        self.memory = svmem(16000, 9000, 25.0, 4000, 8000, 0, 0, 1000, 3000, 0, 0)
+        self.partitions = [sdiskpart("/dev/sda1", "/", "ext4", "rw")]
+        self.partitions_all: list[Any] = []  # the extra ones psutil only lists with all=True
+        self.usage = {"/": sdiskusage(1000, 600, 300, 66.7)}
+        self.nics = {
+            "lo": snetio(999, 999, 0, 0, 0, 0, 0, 0),
+            "eth0": snetio(100, 200, 0, 0, 0, 0, 0, 0),
+            "wlan0": snetio(10, 20, 0, 0, 0, 0, 0, 0),
+        }
+        self.process_cpu = pcputimes(1.0, 0.5, 0.0, 0.0)
+        self.rss = 123456
+        self.fds = 17
+        self.threads = 5
+        self.available = 4
+        self.cpu_count = 8
+
+    def advance(self) -> None:
+        """Ten seconds pass, one of them busy on each CPU and in this process: CPU utilizations have a value."""
+        self.clock += 10.0
+        self.cpu = self.cpu._replace(user=self.cpu.user + 1, idle=self.cpu.idle + 9)
+        self.per_cpu = [times._replace(user=times.user + 1, idle=times.idle + 9) for times in self.per_cpu]
+        self.process_cpu = self.process_cpu._replace(user=self.process_cpu.user + 1)
+
+    def cpu_times(self, percpu: bool = False) -> Any:
+        return self.per_cpu if percpu else self.cpu
+
+    def disk_partitions(self, all: bool = False) -> list[Any]:  # noqa: A002 - psutil's name
+        return self.partitions + self.partitions_all if all else self.partitions
+
+    def disk_usage(self, path: str) -> Any:
+        return self.usage[path]
+
+    def net_io_counters(self, pernic: bool = False) -> Any:
+        assert pernic, "the module must read per interface to leave loopback out"
+        return self.nics
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeHost]:
+    host = FakeHost()
+    with ExitStack() as stack:
+        for name in ("cpu_times", "disk_partitions", "disk_usage", "net_io_counters"):
+            stack.enter_context(mock.patch(f"psutil.{name}", getattr(host, name)))
+        stack.enter_context(mock.patch("psutil.virtual_memory", lambda: host.memory))
+        stack.enter_context(mock.patch("psutil.cpu_count", lambda logical=True: host.cpu_count))
+        stack.enter_context(mock.patch.object(psutil.Process, "cpu_times", lambda self: host.process_cpu))
+        stack.enter_context(mock.patch.object(psutil.Process, "memory_info", lambda self: pmem(host.rss, 0)))
+        stack.enter_context(mock.patch.object(psutil.Process, "num_fds", lambda self: host.fds))
+        stack.enter_context(mock.patch.object(psutil.Process, "num_threads", lambda self: host.threads))
+        stack.enter_context(
+            mock.patch.object(os, "sched_getaffinity", lambda pid: set(range(host.available)), create=True)
+        )
+        stack.enter_context(mock.patch.object(host_metrics, "_monotonic", lambda: host.clock))
+        yield host
+
+
+@pytest.fixture(autouse=True)
+def _isolation() -> Iterator[None]:
+    """No registered pool and no host-metrics environment variable leaks between tests."""
+    host_metrics._POOLS.clear()
+    with mock.patch.dict(os.environ):
+        os.environ.pop(host_metrics.OMIE_OTEL_HOST_METRICS_EXCLUDE, None)
+        os.environ.pop(host_metrics.OMIE_OTEL_HOST_METRICS_PER_CPU, None)
+        yield
+    host_metrics._POOLS.clear()
+
+
+@pytest.fixture
+def reader() -> Iterator[InMemoryMetricReader]:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    reader.provider = provider  # type: ignore[attr-defined]
+    yield reader
+    provider.shutdown()
+
+
+def started(reader: InMemoryMetricReader, **kwargs: Any) -> HostMetrics:
+    host = HostMetrics(reader.provider, **kwargs)  # type: ignore[attr-defined]
+    host.start()
+    return host
+
+
+def collect(reader: InMemoryMetricReader) -> dict[str, list[tuple[dict[str, Any], float]]]:
+    """Metric name -> [(attributes, value)] of one collection; only metrics with data points."""
+    data = reader.get_metrics_data()
+    result: dict[str, list[tuple[dict[str, Any], float]]] = {}
+    for resource_metrics in data.resource_metrics if data else ():
+        for scope_metrics in resource_metrics.scope_metrics:
+            assert scope_metrics.scope.name == "omie_otel.host_metrics"
+            for metric in scope_metrics.metrics:
+                points = [(dict(point.attributes or {}), point.value) for point in metric.data.data_points]
+                if points:
+                    result[metric.name] = points
+    return result
+
+
+def collect_later(fake: FakeHost, reader: InMemoryMetricReader) -> dict[str, list[tuple[dict[str, Any], float]]]:
+    """A collection after time passed (with no time passing, CPU utilizations have nothing to report yet)."""
+    fake.advance()
+    return collect(reader)
+
+
+def by(points: list[tuple[dict[str, Any], float]], *keys: str) -> dict[Any, float]:
+    """{attribute value (or tuple of values): value}, asserting each point has exactly ``keys``."""
+    result = {}
+    for attributes, value in points:
+        assert set(attributes) == set(keys), attributes
+        values = tuple(attributes[key] for key in keys)
+        result[values[0] if len(keys) == 1 else values] = value
+    return result
+
+
+def single(points: list[tuple[dict[str, Any], float]]) -> float:
+    assert len(points) == 1 and points[0][0] == {}, points
+    return points[0][1]
+
+
+def warnings_about(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
+    return [
+        r
+        for r in caplog.records
+        if r.name == "omie_otel.host_metrics" and r.levelno == logging.WARNING and text in r.getMessage()
+    ]
+
+
+# --- every metric, with exact mocked values ---------------------------------------------------------------------------
+
+
+def test_system_cpu_utilization_is_busy_fraction_since_start_without_attribute(fake, reader):
+    started(reader)  # baseline: busy 20 s of 100 s
+    fake.cpu = cpu(user=40, system=15, idle=130, iowait=15, guest=4)  # busy 59-4 guest = 55... of 200 s
+    points = collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]
+    # Δtotal = 100 (guest not counted twice), Δidle+iowait = 60 -> 0.4; counting guest twice would give 42/102.
+    assert single(points) == pytest.approx(0.4)
+
+
+def test_system_cpu_utilization_per_cpu_has_logical_number(fake, reader):
+    started(reader, per_cpu=True)
+    fake.per_cpu = [cpu(user=9, idle=11), cpu(user=1, system=1, idle=18)]  # Δ: 5 of 10 busy, 1 of 10 busy
+    points = collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]
+    assert by(points, semconv.CPU_LOGICAL_NUMBER) == {0: pytest.approx(0.5), 1: pytest.approx(0.1)}
+
+
+def test_cpu_utilization_repeats_last_value_when_no_time_passed(fake, reader):
+    started(reader)
+    fake.cpu = cpu(user=40, system=15, idle=130, iowait=15, guest=4)
+    fake.process_cpu, fake.clock = pcputimes(6.0, 2.5, 0, 0), 110.0
+    first = collect(reader)
+    second = collect(reader)  # nothing advanced: a 0/0 interval repeats the last reading rather than inventing a 0
+    for name in (semconv.SYSTEM_CPU_UTILIZATION, semconv.PROCESS_CPU_UTILIZATION):
+        assert single(second[name]) == single(first[name]) > 0
+
+
+def test_memory_usage_and_utilization_by_state(fake, reader):
+    started(reader)
+    metrics = collect(reader)
+    states = {"used": 4000, "free": 8000, "cached": 3000, "buffers": 1000}
+    assert by(metrics[semconv.SYSTEM_MEMORY_USAGE], semconv.SYSTEM_MEMORY_STATE) == states
+    assert by(metrics[semconv.SYSTEM_MEMORY_UTILIZATION], semconv.SYSTEM_MEMORY_STATE) == {
+        "used": 0.25,
+        "free": 0.5,
+        "cached": 0.1875,
+        "buffers": 0.0625,
+    }
+
+
+def test_memory_states_the_platform_lacks_are_left_out(fake, reader):
+    fake.memory = namedtuple("svmem", "total available percent used free")(1000, 500, 50.0, 500, 500)  # Windows
+    started(reader)
+    metrics = collect(reader)
+    assert by(metrics[semconv.SYSTEM_MEMORY_USAGE], semconv.SYSTEM_MEMORY_STATE) == {"used": 500, "free": 500}
+    assert by(metrics[semconv.SYSTEM_MEMORY_UTILIZATION], semconv.SYSTEM_MEMORY_STATE) == {"used": 0.5, "free": 0.5}
+
+
+FS_KEYS = (
+    semconv.SYSTEM_FILESYSTEM_MOUNTPOINT,
+    semconv.SYSTEM_DEVICE,
+    semconv.SYSTEM_FILESYSTEM_TYPE,
+    semconv.SYSTEM_FILESYSTEM_STATE,
+)
+
+
+def test_filesystem_usage_and_utilization_real_filesystems_once_per_device(fake, reader):
+    fake.partitions = [
+        sdiskpart("/dev/sda1", "/", "ext4", "rw"),
+        sdiskpart("/dev/sda1", "/var/lib/docker/bind", "ext4", "rw"),  # same device: reported once, as "/"
+        sdiskpart("/dev/sdb1", "/data", "xfs", "rw"),
+        sdiskpart("tmpfs", "/run", "tmpfs", "rw"),
+        sdiskpart("/dev/loop0", "/snap/core/1", "squashfs", "ro"),
+        sdiskpart("/dev/loop1", "/mnt/image", "ext4", "ro"),
+        sdiskpart("overlay", "/var/lib/docker/overlay2/x/merged", "overlay", "rw"),
+    ]
+    fake.usage = {"/": sdiskusage(1000, 600, 300, 66.7), "/data": sdiskusage(4000, 1000, 3000, 25.0)}
+    started(reader)
+    metrics = collect(reader)
+    assert by(metrics[semconv.SYSTEM_FILESYSTEM_USAGE], *FS_KEYS) == {
+        ("/", "/dev/sda1", "ext4", "used"): 600,
+        ("/", "/dev/sda1", "ext4", "free"): 300,
+        ("/data", "/dev/sdb1", "xfs", "used"): 1000,
+        ("/data", "/dev/sdb1", "xfs", "free"): 3000,
+    }
+    # used / (used + free), as df shows it: the 100 bytes reserved for root on "/" do not count.
+    assert by(metrics[semconv.SYSTEM_FILESYSTEM_UTILIZATION], *FS_KEYS) == {
+        ("/", "/dev/sda1", "ext4", "used"): pytest.approx(600 / 900),
+        ("/", "/dev/sda1", "ext4", "free"): pytest.approx(300 / 900),
+        ("/data", "/dev/sdb1", "xfs", "used"): 0.25,
+        ("/data", "/dev/sdb1", "xfs", "free"): 0.75,
+    }
+
+
+def test_filesystem_overlay_container_root_is_kept(fake, reader):
+    # psutil's all=False leaves out "nodev" filesystems such as overlay: a container then only shows its bind mounts.
+    fake.partitions = [sdiskpart("/dev/vda", "/etc/hosts", "ext4", "rw")]
+    fake.partitions_all = [sdiskpart("overlay", "/", "overlay", "rw"), sdiskpart("proc", "/proc", "proc", "rw")]
+    fake.usage = {"/": sdiskusage(100, 40, 60, 40.0), "/etc/hosts": sdiskusage(900, 300, 600, 33.3)}
+    started(reader)
+    points = collect(reader)[semconv.SYSTEM_FILESYSTEM_USAGE]
+    assert by(points, *FS_KEYS) == {
+        ("/", "overlay", "overlay", "used"): 40,
+        ("/", "overlay", "overlay", "free"): 60,
+        ("/etc/hosts", "/dev/vda", "ext4", "used"): 300,
+        ("/etc/hosts", "/dev/vda", "ext4", "free"): 600,
+    }
+
+
+def test_network_io_is_a_counter_summed_over_non_loopback_interfaces(fake, reader):
+    started(reader)
+    metrics = collect(reader)
+    assert by(metrics[semconv.SYSTEM_NETWORK_IO], semconv.NETWORK_IO_DIRECTION) == {"transmit": 110, "receive": 220}
+
+
+def test_process_cpu_utilization_is_divided_by_available_cpus(fake, reader):
+    started(reader)  # baseline: 1.5 s of CPU at t=100
+    fake.process_cpu, fake.clock = pcputimes(6.0, 2.5, 0, 0), 110.0  # 7 s of CPU in 10 s on 4 available CPUs
+    assert single(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(7 / 10 / 4)
+
+
+def test_process_cpu_utilization_falls_back_to_cpu_count_without_affinity(fake, reader, monkeypatch):
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # macOS, Windows
+    started(reader)
+    fake.process_cpu, fake.clock = pcputimes(6.0, 2.5, 0, 0), 110.0
+    assert single(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(7 / 10 / 8)
+
+
+def test_first_reading_covers_cpu_used_since_start_not_zero(fake, reader):
+    host = HostMetrics(reader.provider)
+    fake.process_cpu, fake.cpu = pcputimes(100.0, 0, 0, 0), cpu(user=500, idle=500)  # before start: not counted
+    host.start()
+    fake.clock += 2.0
+    fake.process_cpu = pcputimes(101.0, 0.0, 0, 0)  # 1 s of CPU in the 2 s since start, on 4 CPUs
+    fake.cpu = cpu(user=503, idle=505)  # 3 busy of 8 s since start
+    metrics = collect(reader)
+    assert single(metrics[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(0.125)
+    assert single(metrics[semconv.SYSTEM_CPU_UTILIZATION]) == pytest.approx(0.375)
+
+
+def test_process_memory_file_descriptors_threads(fake, reader):
+    started(reader)
+    metrics = collect(reader)
+    assert single(metrics[semconv.PROCESS_MEMORY_USAGE]) == 123456
+    assert single(metrics[semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT]) == 17
+    assert single(metrics[semconv.PROCESS_THREAD_COUNT]) == 5
+
+
+def test_instrument_types_and_units_follow_semconv(fake, reader):
+    started(reader)
+    fake.advance()
+    found = {
+        metric.name: (type(metric.data), getattr(metric.data, "is_monotonic", None), metric.unit)
+        for resource_metrics in reader.get_metrics_data().resource_metrics
+        for scope_metrics in resource_metrics.scope_metrics
+        for metric in scope_metrics.metrics
+    }
+    assert found == {
+        semconv.SYSTEM_CPU_UTILIZATION: (Gauge, None, "1"),
+        semconv.SYSTEM_MEMORY_USAGE: (Sum, False, "By"),
+        semconv.SYSTEM_MEMORY_UTILIZATION: (Gauge, None, "1"),
+        semconv.SYSTEM_FILESYSTEM_USAGE: (Sum, False, "By"),
+        semconv.SYSTEM_FILESYSTEM_UTILIZATION: (Gauge, None, "1"),
+        semconv.SYSTEM_NETWORK_IO: (Sum, True, "By"),
+        semconv.PROCESS_CPU_UTILIZATION: (Gauge, None, "1"),
+        semconv.PROCESS_MEMORY_USAGE: (Sum, False, "By"),
+        semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: (Sum, False, "{file_descriptor}"),
+        semconv.PROCESS_THREAD_COUNT: (Sum, False, "{thread}"),
+    }
+
+
+# --- the real host ----------------------------------------------------------------------------------------------------
+
+
+def test_real_host_values_are_in_range(reader):
+    started(reader)
+    process = psutil.Process()
+    spent = sum(process.cpu_times()[:2])
+    deadline = time.monotonic() + 5
+    while sum(process.cpu_times()[:2]) - spent < 0.05 and time.monotonic() < deadline:
+        sum(range(10_000))  # burn CPU so the first reading has something to show
+    metrics = collect(reader)
+    assert set(metrics) == HOST_METRICS
+    assert 0 <= single(metrics[semconv.SYSTEM_CPU_UTILIZATION]) <= 1
+    assert 0 < single(metrics[semconv.PROCESS_CPU_UTILIZATION]) <= 1
+    memory = by(metrics[semconv.SYSTEM_MEMORY_USAGE], semconv.SYSTEM_MEMORY_STATE)
+    assert memory["used"] > 0 and memory["free"] > 0
+    assert all(0 <= value <= 1 for _, value in metrics[semconv.SYSTEM_MEMORY_UTILIZATION])
+    root = [
+        value
+        for attributes, value in metrics[semconv.SYSTEM_FILESYSTEM_UTILIZATION]
+        if attributes[semconv.SYSTEM_FILESYSTEM_MOUNTPOINT] == "/"
+        and attributes[semconv.SYSTEM_FILESYSTEM_STATE] == "used"
+    ]
+    assert len(root) == 1 and 0 < root[0] < 1
+    assert all(value >= 0 for _, value in metrics[semconv.SYSTEM_NETWORK_IO])
+    assert single(metrics[semconv.PROCESS_MEMORY_USAGE]) > 0
+    assert single(metrics[semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT]) > 0
+    assert single(metrics[semconv.PROCESS_THREAD_COUNT]) >= 1
+
+
+def test_real_snapshot_is_json(reader):
+    host = started(reader)
+    sum(range(200_000))
+    snapshot = json.loads(json.dumps(host.snapshot()))
+    assert set(snapshot) == {"cpu", "memory", "filesystems", "network", "process", "pools"}
+    assert 0 <= snapshot["cpu"]["utilization"] <= 1
+    assert snapshot["process"]["pid"] == os.getpid() and snapshot["process"]["memory_rss"] > 0
+    assert "/" in {fs["mountpoint"] for fs in snapshot["filesystems"]}
+
+
+# --- failures ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "error", "metric"),
+    [
+        ("psutil.net_io_counters", NotImplementedError("no network counters here"), semconv.SYSTEM_NETWORK_IO),
+        ("psutil.Process.num_threads", psutil.AccessDenied(pid=1), semconv.PROCESS_THREAD_COUNT),
+        ("psutil.Process.num_fds", AttributeError("Windows has no num_fds"), semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT),
+        ("psutil.Process.memory_info", OSError("denied"), semconv.PROCESS_MEMORY_USAGE),
+    ],
+)
+def test_failing_psutil_call_drops_only_its_metric_with_one_warning(fake, reader, caplog, target, error, metric):
+    started(reader)
+    with mock.patch(target, side_effect=error):
+        first = collect_later(fake, reader)
+        second = collect_later(fake, reader)
+    assert set(first) == set(second) == HOST_METRICS - {metric}
+    assert len(warnings_about(caplog, metric)) == 1
+    assert len(warnings_about(caplog, "not reported")) == 1
+    assert single(second[semconv.PROCESS_CPU_UTILIZATION]) >= 0  # the others carry on
+
+
+def test_dropped_metric_stays_dropped_when_the_call_recovers(fake, reader, caplog):
+    started(reader)
+    assert semconv.SYSTEM_NETWORK_IO in collect(reader)
+    with mock.patch("psutil.net_io_counters", side_effect=psutil.AccessDenied()):
+        assert semconv.SYSTEM_NETWORK_IO not in collect(reader)
+    assert semconv.SYSTEM_NETWORK_IO not in collect(reader)
+    assert len(warnings_about(caplog, semconv.SYSTEM_NETWORK_IO)) == 1
+
+
+def test_failing_cpu_baseline_at_start_drops_cpu_metric(fake, reader, caplog):
+    with mock.patch("psutil.cpu_times", side_effect=NotImplementedError):
+        started(reader)
+    metrics = collect_later(fake, reader)
+    assert set(metrics) == HOST_METRICS - {semconv.SYSTEM_CPU_UTILIZATION}
+    assert len(warnings_about(caplog, semconv.SYSTEM_CPU_UTILIZATION)) == 1
+
+
+def test_unexpected_error_is_logged_with_traceback_and_drops_metric(fake, reader, caplog):
+    started(reader)
+    with mock.patch("psutil.virtual_memory", side_effect=ZeroDivisionError("bug")):
+        metrics = collect_later(fake, reader)
+    assert set(metrics) == HOST_METRICS - {semconv.SYSTEM_MEMORY_USAGE, semconv.SYSTEM_MEMORY_UTILIZATION}
+    records = warnings_about(caplog, "ZeroDivisionError")
+    assert len(records) == 2 and all(r.exc_info for r in records)
+
+
+def test_unreadable_mount_drops_only_that_mount_with_one_warning(fake, reader, caplog):
+    fake.partitions = [sdiskpart("/dev/sda1", "/", "ext4", "rw"), sdiskpart("/dev/sdb1", "/secret", "xfs", "rw")]
+
+    def disk_usage(path: str) -> Any:
+        if path == "/secret":
+            raise PermissionError(13, "Permission denied", path)
+        return fake.usage[path]
+
+    fake.disk_usage = disk_usage  # type: ignore[method-assign]
+    with mock.patch("psutil.disk_usage", disk_usage):
+        started(reader)
+        collect(reader)
+        metrics = collect(reader)
+    for name in (semconv.SYSTEM_FILESYSTEM_USAGE, semconv.SYSTEM_FILESYSTEM_UTILIZATION):
+        assert {a[semconv.SYSTEM_FILESYSTEM_MOUNTPOINT] for a, _ in metrics[name]} == {"/"}
+    assert len(warnings_about(caplog, "/secret")) == 1
+
+
+# --- configuration ----------------------------------------------------------------------------------------------------
+
+
+def test_exclude_argument_globs(fake, reader):
+    started(reader, exclude=["system.network.*", "process.thread.count"])
+    assert set(collect_later(fake, reader)) == HOST_METRICS - {semconv.SYSTEM_NETWORK_IO, semconv.PROCESS_THREAD_COUNT}
+
+
+def test_exclude_argument_as_comma_separated_string(fake, reader):
+    started(reader, exclude="system.*")
+    assert set(collect_later(fake, reader)) == {m for m in HOST_METRICS if m.startswith("process.")}
+
+
+def test_exclude_from_environment(fake, reader):
+    with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_EXCLUDE": " system.network.* , process.thread.count,"}):
+        started(reader)
+    assert set(collect_later(fake, reader)) == HOST_METRICS - {semconv.SYSTEM_NETWORK_IO, semconv.PROCESS_THREAD_COUNT}
+
+
+def test_exclude_argument_wins_over_environment(fake, reader):
+    with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_EXCLUDE": "system.*"}):
+        started(reader, exclude=[])
+    assert set(collect_later(fake, reader)) == HOST_METRICS
+
+
+def test_exclusion_matching_nothing_is_warned_about(fake, reader, caplog):
+    started(reader, exclude=["system.netwrok.*"])
+    assert set(collect_later(fake, reader)) == HOST_METRICS
+    assert len(warnings_about(caplog, "'system.netwrok.*' matches no metric")) == 1
+
+
+@pytest.mark.parametrize("value", ["true", "TRUE", " True "])
+def test_per_cpu_from_environment(fake, reader, value):
+    with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": value}):
+        started(reader)
+    fake.per_cpu = [cpu(user=9, idle=11), cpu(user=1, system=1, idle=18)]
+    assert set(by(collect(reader)[semconv.SYSTEM_CPU_UTILIZATION], semconv.CPU_LOGICAL_NUMBER)) == {0, 1}
+
+
+def test_per_cpu_argument_wins_over_environment(fake, reader):
+    with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": "true"}):
+        started(reader, per_cpu=False)
+    fake.cpu = cpu(user=40, system=15, idle=130, iowait=15, guest=4)
+    assert single(collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]) == pytest.approx(0.4)
+
+
+def test_bad_per_cpu_environment_value_names_variable_value_and_accepted_values(reader):
+    with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": "maybe"}):
+        with pytest.raises(ValueError) as raised:
+            HostMetrics(reader.provider)
+    message = str(raised.value)
+    assert "OMIE_OTEL_HOST_METRICS_PER_CPU" in message and "'maybe'" in message
+    assert "true" in message and "false" in message
+
+
+# --- lifecycle --------------------------------------------------------------------------------------------------------
+
+
+def test_stop_then_callbacks_yield_nothing_and_start_resumes(fake, reader):
+    host = started(reader)
+    assert set(collect_later(fake, reader)) == HOST_METRICS
+    host.stop()
+    assert collect_later(fake, reader) == {}
+    fake.process_cpu, fake.clock = pcputimes(6.0, 2.5, 0, 0), 110.0
+    host.start()  # a new baseline: the CPU used while stopped is not reported
+    fake.process_cpu, fake.clock = pcputimes(8.0, 2.5, 0, 0), 120.0
+    fake.cpu = fake.cpu._replace(user=fake.cpu.user + 1)
+    metrics = collect(reader)
+    assert set(metrics) == HOST_METRICS
+    assert single(metrics[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(2 / 10 / 4)
+
+
+def test_second_start_warns_and_changes_nothing(fake, reader, caplog):
+    host = started(reader)
+    fake.process_cpu, fake.clock = pcputimes(6.0, 2.5, 0, 0), 110.0
+    host.start()  # must not move the baseline
+    assert len(warnings_about(caplog, "start() called twice")) == 1
+    assert single(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(7 / 10 / 4)
+
+
+# --- snapshot ---------------------------------------------------------------------------------------------------------
+
+
+def test_snapshot_exact_values(fake, reader):
+    host = started(reader)
+    fake.cpu = cpu(user=40, system=15, idle=130, iowait=15, guest=4)
+    fake.process_cpu, fake.clock = pcputimes(6.0, 2.5, 0, 0), 110.0
+    snapshot = host.snapshot()
+    assert json.loads(json.dumps(snapshot)) == snapshot
+    assert snapshot == {
+        "cpu": {"utilization": pytest.approx(0.4), "logical_count": 8, "available": 4},
+        "memory": {
+            "total": 16000,
+            "used": 4000,
+            "free": 8000,
+            "cached": 3000,
+            "buffers": 1000,
+            "utilization": 0.25,
+        },
+        "filesystems": [
+            {
+                "mountpoint": "/",
+                "device": "/dev/sda1",
+                "type": "ext4",
+                "total": 1000,
+                "used": 600,
+                "free": 300,
+                "utilization": pytest.approx(600 / 900),
+            }
+        ],
+        "network": {"transmit_bytes": 110, "receive_bytes": 220},
+        "process": {
+            "pid": os.getpid(),
+            "cpu_utilization": pytest.approx(0.175),
+            "memory_rss": 123456,
+            "open_file_descriptors": 17,
+            "threads": 5,
+        },
+        "pools": {},
+    }
+    # The snapshot keeps its own CPU baseline: the metrics still see the whole interval since start.
+    assert single(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(0.175)
+
+
+def test_snapshot_leaves_out_excluded_and_nulls_dropped(fake, reader):
+    host = started(reader, exclude=["system.*", "process.thread.count"])
+    with mock.patch("psutil.Process.num_fds", side_effect=psutil.AccessDenied()):
+        snapshot = host.snapshot()
+    assert set(snapshot) == {"process", "pools"}
+    assert set(snapshot["process"]) == {"pid", "cpu_utilization", "memory_rss", "open_file_descriptors"}
+    assert snapshot["process"]["open_file_descriptors"] is None
+    assert semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT not in collect(reader)  # dropped for the metrics too
+
+
+# --- httpx connection pools -------------------------------------------------------------------------------------------
+
+
+class _KeepAliveHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the server
+        pass
+
+
+@pytest.fixture
+def server_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+POOL_KEYS = (semconv.OMIE_CLIENT_POOL_NAME, semconv.OMIE_CLIENT_POOL_STATE)
+
+
+def test_pool_keep_alive_connection_is_idle(reader, server_url):
+    host = started(reader)
+    with httpx.Client() as client:
+        register_pool("omie", client)
+        assert client.get(server_url).status_code == 200
+        points = collect(reader)[semconv.OMIE_CLIENT_POOL_CONNECTIONS]
+        assert by(points, *POOL_KEYS) == {("omie", "active"): 0, ("omie", "idle"): 1}
+        assert host.snapshot()["pools"] == {"omie": {"active": 0, "idle": 1}}
+
+
+def test_pool_connection_in_use_is_active(reader, server_url):
+    started(reader)
+    with httpx.Client() as client:
+        register_pool("omie", client)
+        with client.stream("GET", server_url) as response:
+            assert response.status_code == 200
+            points = collect(reader)[semconv.OMIE_CLIENT_POOL_CONNECTIONS]
+            assert by(points, *POOL_KEYS) == {("omie", "active"): 1, ("omie", "idle"): 0}
+
+
+async def test_pool_of_async_client(reader, server_url):
+    started(reader)
+    async with httpx.AsyncClient() as client:
+        register_pool("omie-async", client)
+        assert (await client.get(server_url)).status_code == 200
+        points = collect(reader)[semconv.OMIE_CLIENT_POOL_CONNECTIONS]
+        assert by(points, *POOL_KEYS) == {("omie-async", "active"): 0, ("omie-async", "idle"): 1}
+
+
+def test_pool_client_is_held_weakly(reader):
+    started(reader)
+    client = httpx.Client()
+    register_pool("omie", client)
+    assert by(collect(reader)[semconv.OMIE_CLIENT_POOL_CONNECTIONS], *POOL_KEYS) == {
+        ("omie", "active"): 0,
+        ("omie", "idle"): 0,
+    }
+    client.close()
+    del client
+    gc.collect()
+    assert semconv.OMIE_CLIENT_POOL_CONNECTIONS not in collect(reader)
+    assert host_metrics._POOLS == {}
+
+
+def test_pool_without_httpcore_pool_is_dropped_with_one_warning(reader, server_url, caplog):
+    started(reader)
+    with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200))) as mocked:
+        with httpx.Client() as real:
+            register_pool("mocked", mocked)
+            register_pool("omie", real)
+            real.get(server_url)
+            first = collect(reader)[semconv.OMIE_CLIENT_POOL_CONNECTIONS]
+            second = collect(reader)[semconv.OMIE_CLIENT_POOL_CONNECTIONS]
+    assert by(first, *POOL_KEYS) == by(second, *POOL_KEYS) == {("omie", "active"): 0, ("omie", "idle"): 1}
+    assert len(warnings_about(caplog, "mocked")) == 1
+
+
+def test_register_pool_needs_a_name():
+    with pytest.raises(ValueError, match="non-empty"):
+        register_pool("", httpx.Client())
+
+
+def test_public_names():
+    assert sorted(host_metrics.__all__) == [
+        "HostMetrics",
+        "OMIE_OTEL_HOST_METRICS_EXCLUDE",
+        "OMIE_OTEL_HOST_METRICS_PER_CPU",
+        "register_pool",
+    ]
