@@ -8,6 +8,7 @@ import http.server
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections import namedtuple
@@ -380,7 +381,7 @@ def test_real_host_values_are_in_range(reader):
 
 def test_real_snapshot_is_json(reader):
     host = started(reader)
-    sum(range(200_000))
+    time.sleep(0.1)  # the kernel counts CPU time in ticks: let a few pass
     snapshot = json.loads(json.dumps(host.snapshot()))
     assert set(snapshot) == {"cpu", "memory", "filesystems", "network", "process", "pools"}
     assert 0 <= snapshot["cpu"]["utilization"] <= 1
@@ -437,6 +438,14 @@ def test_unexpected_error_is_logged_with_traceback_and_drops_metric(fake, reader
     assert len(records) == 2 and all(r.exc_info for r in records)
 
 
+def test_drop_logs_once_when_two_readers_race(fake, reader, caplog):
+    # snapshot() (an MCP tool's thread) and a metric reader's thread can both see the same failure.
+    host = started(reader)
+    for _ in range(2):
+        host._drop(semconv.SYSTEM_NETWORK_IO, psutil.AccessDenied())
+    assert len(warnings_about(caplog, semconv.SYSTEM_NETWORK_IO)) == 1
+
+
 def test_unreadable_mount_drops_only_that_mount_with_one_warning(fake, reader, caplog):
     fake.partitions = [sdiskpart("/dev/sda1", "/", "ext4", "rw"), sdiskpart("/dev/sdb1", "/secret", "xfs", "rw")]
 
@@ -478,6 +487,16 @@ def test_exclude_argument_wins_over_environment(fake, reader):
     with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_EXCLUDE": "system.*"}):
         started(reader, exclude=[])
     assert set(collect_later(fake, reader)) == HOST_METRICS
+
+
+def test_excluded_metric_is_never_read(fake, reader, caplog):
+    with mock.patch("psutil.cpu_times", side_effect=NotImplementedError) as cpu_times:
+        host = started(reader, exclude=["system.cpu.*"])
+        metrics = collect_later(fake, reader)
+        snapshot = host.snapshot()
+    cpu_times.assert_not_called()
+    assert set(metrics) == HOST_METRICS - {semconv.SYSTEM_CPU_UTILIZATION}
+    assert "cpu" not in snapshot and warnings_about(caplog, "") == []
 
 
 def test_exclusion_matching_nothing_is_warned_about(fake, reader, caplog):
@@ -606,10 +625,17 @@ class _KeepAliveHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True  # a keep-alive handler waits for the next request: do not join it on close
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # the client closing its keep-alive connection
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture
 def server_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveHandler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _KeepAliveHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"

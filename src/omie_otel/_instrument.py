@@ -165,9 +165,11 @@ def _patch_fastmcp(state: _State) -> None:
 def _patch_sessions(state: _State) -> None:
     """Time each MCP session: one low-level ``Server.run`` call serves one connection (stdio or HTTP)."""
     try:
-        from mcp.server.lowlevel.server import Server
+        from fastmcp.server.low_level import LowLevelServer as Server  # FastMCP 2.x/3.x override run()
     except ImportError:  # pragma: no cover
         return
+    if "run" not in Server.__dict__:  # FastMCP 4 inherits the SDK's run(); patch it once, where it is defined
+        from mcp.server.lowlevel.server import Server  # type: ignore[no-redef]
     from omie_otel._mcp import current_transport
 
     async def run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
