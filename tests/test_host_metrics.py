@@ -23,11 +23,12 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import Gauge, InMemoryMetricReader, Sum
 
-from omie_otel import host_metrics, semconv
+from omie_otel import _guard, host_metrics, semconv
 from omie_otel.host_metrics import HostMetrics, register_pool
 
 scputimes = namedtuple("scputimes", "user nice system idle iowait irq softirq steal guest guest_nice")
 svmem = namedtuple("svmem", "total available percent used free active inactive buffers cached shared slab")
+svmem_windows = namedtuple("svmem_windows", "total available percent used free")
 sdiskpart = namedtuple("sdiskpart", "device mountpoint fstype opts")
 sdiskusage = namedtuple("sdiskusage", "total used free percent")
 snetio = namedtuple("snetio", "bytes_sent bytes_recv packets_sent packets_recv errin errout dropin dropout")
@@ -152,7 +153,7 @@ def collect(reader: InMemoryMetricReader) -> dict[str, list[tuple[dict[str, Any]
         for scope_metrics in resource_metrics.scope_metrics:
             assert scope_metrics.scope.name == "omie_otel.host_metrics"
             for metric in scope_metrics.metrics:
-                points = [(dict(point.attributes or {}), point.value) for point in metric.data.data_points]
+                points = [(dict(point.attributes or {}), point.value) for point in metric.data.data_points]  # type: ignore[union-attr]
                 if points:
                     result[metric.name] = points
     return result
@@ -229,7 +230,7 @@ def test_memory_usage_and_utilization_by_state(fake, reader):
 
 
 def test_memory_states_the_platform_lacks_are_left_out(fake, reader):
-    fake.memory = namedtuple("svmem", "total available percent used free")(1000, 500, 50.0, 500, 500)  # Windows
+    fake.memory = svmem_windows(1000, 500, 50.0, 500, 500)  # Windows: no buffers, no cached
     started(reader)
     metrics = collect(reader)
     assert by(metrics[semconv.SYSTEM_MEMORY_USAGE], semconv.SYSTEM_MEMORY_STATE) == {"used": 500, "free": 500}
@@ -397,7 +398,11 @@ def test_real_snapshot_is_json(reader):
     [
         ("psutil.net_io_counters", NotImplementedError("no network counters here"), semconv.SYSTEM_NETWORK_IO),
         ("psutil.Process.num_threads", psutil.AccessDenied(pid=1), semconv.PROCESS_THREAD_COUNT),
-        ("psutil.Process.num_fds", AttributeError("Windows has no num_fds"), semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT),
+        (
+            "psutil.Process.num_fds",
+            AttributeError("Windows has no num_fds"),
+            semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT,
+        ),
         ("psutil.Process.memory_info", OSError("denied"), semconv.PROCESS_MEMORY_USAGE),
     ],
 )
@@ -429,13 +434,33 @@ def test_failing_cpu_baseline_at_start_drops_cpu_metric(fake, reader, caplog):
     assert len(warnings_about(caplog, semconv.SYSTEM_CPU_UTILIZATION)) == 1
 
 
-def test_unexpected_error_is_logged_with_traceback_and_drops_metric(fake, reader, caplog):
+def test_unexpected_error_is_an_internal_error_that_drops_the_metric(fake, reader, caplog):
     started(reader)
-    with mock.patch("psutil.virtual_memory", side_effect=ZeroDivisionError("bug")):
+    with (
+        mock.patch.dict(os.environ, {"OMIE_OTEL_RAISE_INTERNAL_ERRORS": ""}),
+        mock.patch.object(_guard, "_seen", set()),
+        mock.patch("psutil.virtual_memory", side_effect=ZeroDivisionError("bug")) as virtual_memory,
+    ):
         metrics = collect_later(fake, reader)
+        collect_later(fake, reader)
+    assert virtual_memory.call_count == 2  # once per memory metric, in the first collection only: then dropped
     assert set(metrics) == HOST_METRICS - {semconv.SYSTEM_MEMORY_USAGE, semconv.SYSTEM_MEMORY_UTILIZATION}
-    records = warnings_about(caplog, "ZeroDivisionError")
-    assert len(records) == 2 and all(r.exc_info for r in records)
+    records = [r for r in caplog.records if r.name == "omie_otel" and "internal error in host metric" in r.getMessage()]
+    assert sorted(r.getMessage().split(";")[0].rsplit(" ", 1)[1] for r in records) == [
+        semconv.SYSTEM_MEMORY_USAGE,
+        semconv.SYSTEM_MEMORY_UTILIZATION,
+    ]
+    assert all(r.exc_info and r.exc_info[0] is ZeroDivisionError for r in records)
+
+
+def test_unexpected_error_is_raised_under_our_test_suite(fake, reader):
+    host = started(reader)
+    with (
+        mock.patch.dict(os.environ, {"OMIE_OTEL_RAISE_INTERNAL_ERRORS": "1"}),
+        mock.patch("psutil.net_io_counters", side_effect=ZeroDivisionError("bug")),
+        pytest.raises(ZeroDivisionError),
+    ):
+        host.snapshot()
 
 
 def test_drop_logs_once_when_two_readers_race(fake, reader, caplog):
@@ -505,12 +530,20 @@ def test_exclusion_matching_nothing_is_warned_about(fake, reader, caplog):
     assert len(warnings_about(caplog, "'system.netwrok.*' matches no metric")) == 1
 
 
-@pytest.mark.parametrize("value", ["true", "TRUE", " True "])
+@pytest.mark.parametrize("value", ["true", "TRUE", " True ", "1", "on", "yes"])
 def test_per_cpu_from_environment(fake, reader, value):
     with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": value}):
         started(reader)
     fake.per_cpu = [cpu(user=9, idle=11), cpu(user=1, system=1, idle=18)]
     assert set(by(collect(reader)[semconv.SYSTEM_CPU_UTILIZATION], semconv.CPU_LOGICAL_NUMBER)) == {0, 1}
+
+
+@pytest.mark.parametrize("value", ["false", "0", "Off", "no", ""])
+def test_per_cpu_off_from_environment(fake, reader, value):
+    with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": value}):
+        started(reader)
+    fake.cpu = cpu(user=40, system=15, idle=130, iowait=15, guest=4)
+    assert single(collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]) == pytest.approx(0.4)
 
 
 def test_per_cpu_argument_wins_over_environment(fake, reader):
@@ -521,9 +554,11 @@ def test_per_cpu_argument_wins_over_environment(fake, reader):
 
 
 def test_bad_per_cpu_environment_value_names_variable_value_and_accepted_values(reader):
-    with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": "maybe"}):
-        with pytest.raises(ValueError) as raised:
-            HostMetrics(reader.provider)
+    with (
+        mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": "maybe"}),
+        pytest.raises(ValueError) as raised,
+    ):
+        HostMetrics(reader.provider)
     message = str(raised.value)
     assert "OMIE_OTEL_HOST_METRICS_PER_CPU" in message and "'maybe'" in message
     assert "true" in message and "false" in message
@@ -614,7 +649,7 @@ def test_snapshot_leaves_out_excluded_and_nulls_dropped(fake, reader):
 class _KeepAliveHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         body = b'{"ok": true}'
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -692,13 +727,15 @@ def test_pool_client_is_held_weakly(reader):
 
 def test_pool_without_httpcore_pool_is_dropped_with_one_warning(reader, server_url, caplog):
     started(reader)
-    with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200))) as mocked:
-        with httpx.Client() as real:
-            register_pool("mocked", mocked)
-            register_pool("omie", real)
-            real.get(server_url)
-            first = collect(reader)[semconv.OMIE_CLIENT_POOL_CONNECTIONS]
-            second = collect(reader)[semconv.OMIE_CLIENT_POOL_CONNECTIONS]
+    with (
+        httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200))) as mocked,
+        httpx.Client() as real,
+    ):
+        register_pool("mocked", mocked)
+        register_pool("omie", real)
+        real.get(server_url)
+        first = collect(reader)[semconv.OMIE_CLIENT_POOL_CONNECTIONS]
+        second = collect(reader)[semconv.OMIE_CLIENT_POOL_CONNECTIONS]
     assert by(first, *POOL_KEYS) == by(second, *POOL_KEYS) == {("omie", "active"): 0, ("omie", "idle"): 1}
     assert len(warnings_about(caplog, "mocked")) == 1
 

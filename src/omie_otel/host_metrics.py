@@ -38,16 +38,18 @@ Metrics (instrument types follow semconv, so they match the collector's ``hostme
     * Connection pools: register a client with :func:`register_pool`; it is held by a weak reference.
 
 Failures:
-    A psutil call this platform refuses (``AccessDenied``, ``NotImplementedError``, ``AttributeError``, ``OSError``,
-    or anything else) drops that one metric: one warning on the ``omie_otel.host_metrics`` logger, and its callback
-    yields nothing from then on; the other metrics carry on. A filesystem that cannot be read drops only that mount,
-    and a pool whose transport has no httpcore pool drops only that pool, each with one warning.
+    A psutil call this platform refuses (``psutil.Error`` such as ``AccessDenied``, ``NotImplementedError``,
+    ``AttributeError``, ``OSError``) drops that one metric: one warning on the ``omie_otel.host_metrics`` logger, and
+    its callback yields nothing from then on; the other metrics carry on. A filesystem that cannot be read drops only
+    that mount, and a pool whose transport has no httpcore pool drops only that pool, each with one warning. Any other
+    exception is a bug of ours: the metric is dropped too and the error goes to ``omie_otel._guard.internal_error``
+    (logged once with its traceback; re-raised when ``OMIE_OTEL_RAISE_INTERNAL_ERRORS=1``, as in our test-suite).
 
 Configuration (argument > environment variable > default):
     * ``exclude`` / ``OMIE_OTEL_HOST_METRICS_EXCLUDE``: comma-separated globs over metric names to leave out,
       e.g. ``system.network.*,process.thread.count``. Default: none.
     * ``per_cpu`` / ``OMIE_OTEL_HOST_METRICS_PER_CPU``: ``true`` reports ``system.cpu.utilization`` per logical CPU
-      instead of the aggregate. Default: ``false``.
+      instead of the aggregate. Default: ``false``. A value that is not a boolean raises ``ValueError``.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
@@ -67,6 +69,8 @@ import psutil
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from omie_otel import semconv
+from omie_otel._guard import internal_error
+from omie_otel.environment_variables import OMIE_OTEL_HOST_METRICS_EXCLUDE
 from omie_otel.version import __version__
 
 if TYPE_CHECKING:
@@ -79,17 +83,12 @@ __all__ = [
     "register_pool",
 ]
 
-OMIE_OTEL_HOST_METRICS_EXCLUDE: Final = "OMIE_OTEL_HOST_METRICS_EXCLUDE"
-"""Comma-separated globs over metric names that are not reported, e.g. ``system.network.*,process.thread.count``.
-
-Default: empty, every host metric is reported. The ``exclude`` argument of :class:`HostMetrics` wins over it.
-"""
-
 OMIE_OTEL_HOST_METRICS_PER_CPU: Final = "OMIE_OTEL_HOST_METRICS_PER_CPU"
 """``true`` reports ``system.cpu.utilization`` once per logical CPU (attribute ``cpu.logical_number``).
 
-Accepted values: ``true`` or ``false``, in any case. Default: ``false`` (one aggregate series). The ``per_cpu``
-argument of :class:`HostMetrics` wins over it.
+Accepted values, in any case: ``true``, ``1``, ``yes``, ``on`` / ``false``, ``0``, ``no``, ``off`` (as the other
+``OMIE_OTEL_*`` booleans). Default: ``false`` (one aggregate series). The ``per_cpu`` argument of
+:class:`HostMetrics` wins over it. Any other value raises ``ValueError`` when :class:`HostMetrics` is created.
 """
 
 METER_NAME: Final = "omie_otel.host_metrics"
@@ -112,7 +111,16 @@ _CONTAINER_ROOT_FSTYPES: Final = frozenset({"overlay", "aufs", "fuse.fuse-overla
 _LOOPBACK_INTERFACE: Final = re.compile(r"lo\d*|loopback.*", re.IGNORECASE)
 
 _MEMORY_STATES: Final = ("used", "free", "cached", "buffers")
-_BOOLEANS: Final = {"true": True, "false": False}
+_BOOLEANS: Final = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
 
 
 @dataclass(frozen=True)
@@ -205,7 +213,7 @@ def _parse_bool(variable: str, default: bool) -> bool:
         return _BOOLEANS[raw.lower()]
     except KeyError:
         raise ValueError(
-            f"{variable}={raw!r} is not a boolean; accepted values: {', '.join(_BOOLEANS)} (any case)"
+            f"{variable}={raw!r} is not a boolean; accepted values (any case): {', '.join(_BOOLEANS)}"
         ) from None
 
 
@@ -253,10 +261,14 @@ class _DeltaSampler:
             if len(current) != len(previous):  # CPUs came or went: start over from this reading.
                 self._last = [None] * len(current)
                 return list(self._last)
-            for index, ((busy, total), (busy_before, total_before)) in enumerate(zip(current, previous)):
+            for index, ((busy, total), (busy_before, total_before)) in enumerate(zip(current, previous, strict=True)):
                 if total > total_before:
                     self._last[index] = (busy - busy_before) / (total - total_before)
             return list(self._last)
+
+
+def _without_attributes(read: Callable[[], float]) -> Callable[[], _Points]:
+    return lambda: [(read(), {})]
 
 
 def _clamp(value: float) -> float:
@@ -271,6 +283,12 @@ class _Filesystem:
     total: int
     used: int
     free: int
+
+    @property
+    def utilization(self) -> dict[str, float]:
+        """Used and free as fractions of ``used + free``, as ``df`` shows them (root's reserved blocks left out)."""
+        available = self.used + self.free
+        return {"used": self.used / available, "free": self.free / available} if available else {}
 
     @property
     def attributes(self) -> dict[str, str]:
@@ -300,7 +318,8 @@ class HostMetrics:
             default ``False``.
 
     Raises:
-        ValueError: ``OMIE_OTEL_HOST_METRICS_PER_CPU`` is not ``true`` or ``false``.
+        ValueError: ``OMIE_OTEL_HOST_METRICS_PER_CPU`` is not a boolean (``true``/``false``, ``1``/``0``,
+            ``yes``/``no``, ``on``/``off``).
 
     Example:
         >>> from opentelemetry.sdk.metrics import MeterProvider
@@ -356,7 +375,7 @@ class HostMetrics:
             semconv.PROCESS_THREAD_COUNT: lambda: int(self._proc().num_threads()),
         }
         for name, read in self._process_readers.items():
-            self._observers[name] = lambda read=read: [(read(), {})]  # type: ignore[misc]
+            self._observers[name] = _without_attributes(read)
 
     # --- lifecycle ---------------------------------------------------------------------------------------------------
 
@@ -414,27 +433,29 @@ class HostMetrics:
     # --- failure handling --------------------------------------------------------------------------------------------
 
     def _guarded(self, name: str, read: Callable[[], _T]) -> _T | None:
-        """``read()``, or ``None`` when ``name`` is excluded, dropped, or fails now (then it is dropped)."""
+        """``read()``, or ``None`` when ``name`` is excluded, dropped, or fails now (then it is dropped).
+
+        A platform refusal is logged once here; anything else is a bug in omie-otel, handed to
+        :func:`omie_otel._guard.internal_error` (logged once with its traceback, re-raised under our test-suite).
+        """
         if name not in self._enabled or name in self._dropped:
             return None
         try:
             return read()
+        except _PLATFORM_ERRORS as exc:
+            self._drop(name, exc)
         except Exception as exc:  # noqa: BLE001 - a metric callback must never raise
-            self._drop(name, exc, unexpected=not isinstance(exc, _PLATFORM_ERRORS))
-            return None
+            self._dropped.add(name)
+            internal_error(f"host metric {name}", exc)
+        return None
 
-    def _drop(self, key: str, exc: BaseException, *, unexpected: bool = False) -> None:
+    def _drop(self, key: str, exc: BaseException) -> None:
+        """Stop reporting ``key`` (a metric, a mount or a pool), with one warning however many threads see it fail."""
         with self._drop_lock:
             if key in self._dropped:
                 return
             self._dropped.add(key)
-        _logger.warning(
-            "host metric %s is not reported any more: %s: %s",
-            key,
-            type(exc).__qualname__,
-            exc,
-            exc_info=exc if unexpected else None,
-        )
+        _logger.warning("host metric %s is not reported any more: %s: %s", key, type(exc).__qualname__, exc)
 
     # --- readings ----------------------------------------------------------------------------------------------------
 
@@ -506,7 +527,9 @@ class HostMetrics:
                 self._drop(key, exc)
                 continue
             filesystems.append(
-                _Filesystem(partition.device, partition.mountpoint, partition.fstype, usage.total, usage.used, usage.free)
+                _Filesystem(
+                    partition.device, partition.mountpoint, partition.fstype, usage.total, usage.used, usage.free
+                )
             )
         return filesystems
 
@@ -556,12 +579,11 @@ class HostMetrics:
         ]
 
     def _observe_filesystem_utilization(self) -> _Points:
-        points: _Points = []
-        for fs in self._filesystems():
-            if fs.used + fs.free > 0:
-                for state, value in (("used", fs.used), ("free", fs.free)):
-                    points.append((value / (fs.used + fs.free), {**fs.attributes, semconv.SYSTEM_FILESYSTEM_STATE: state}))
-        return points
+        return [
+            (value, {**fs.attributes, semconv.SYSTEM_FILESYSTEM_STATE: state})
+            for fs in self._filesystems()
+            for state, value in fs.utilization.items()
+        ]
 
     def _observe_network_io(self) -> _Points:
         return [(value, {semconv.NETWORK_IO_DIRECTION: d}) for d, value in self._network_io().items()]
@@ -613,18 +635,22 @@ class HostMetrics:
         filesystem_metrics = (semconv.SYSTEM_FILESYSTEM_USAGE, semconv.SYSTEM_FILESYSTEM_UTILIZATION)
         if self._enabled.intersection(filesystem_metrics):
             filesystems = self._snapshot_read(filesystem_metrics, self._filesystems)
-            result["filesystems"] = None if filesystems is None else [
-                {
-                    "mountpoint": fs.mountpoint,
-                    "device": fs.device,
-                    "type": fs.fstype,
-                    "total": fs.total,
-                    "used": fs.used,
-                    "free": fs.free,
-                    "utilization": fs.used / (fs.used + fs.free) if fs.used + fs.free else None,
-                }
-                for fs in filesystems
-            ]
+            result["filesystems"] = (
+                None
+                if filesystems is None
+                else [
+                    {
+                        "mountpoint": fs.mountpoint,
+                        "device": fs.device,
+                        "type": fs.fstype,
+                        "total": fs.total,
+                        "used": fs.used,
+                        "free": fs.free,
+                        "utilization": fs.utilization.get("used"),
+                    }
+                    for fs in filesystems
+                ]
+            )
         if semconv.SYSTEM_NETWORK_IO in self._enabled:
             network = self._snapshot_read((semconv.SYSTEM_NETWORK_IO,), self._network_io)
             result["network"] = network and {
