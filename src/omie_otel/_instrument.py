@@ -48,6 +48,7 @@ class _State:
         self.span_scrubber: ScrubbingSpanProcessor | None = None
         self.log_scrubber: ScrubbingLogProcessor | None = None
         self.closers: list[Any] = []
+        self.omie: Any = None
 
 
 def is_instrumented() -> bool:
@@ -296,7 +297,31 @@ def _start(state: _State, mcp: Any) -> None:
             state.closers.append(closer)
 
 
-_INTEGRATIONS: list[Any] = []
+def _start_omie(state: _State, mcp: Any) -> Any:
+    """Omie CLIENT spans and metrics on every httpx client, created before or after this call."""
+    import httpx
+
+    from omie_otel._omie_httpx import OmieHttpxInstrumentation, make_wrappers
+
+    p = state.providers
+    instr = OmieHttpxInstrumentation(
+        state.options.omie_urls,
+        p.tracer_provider.get_tracer(SCOPE, __version__),
+        p.meter_provider.get_meter(SCOPE, __version__),
+        state.scrubber,
+    )
+    send, async_send = make_wrappers(instr)
+    _wrap(state, httpx.Client, "send", send)
+    _wrap(state, httpx.AsyncClient, "send", async_send)
+    state.omie = instr
+
+    def close() -> None:
+        instr.enabled = False
+
+    return close
+
+
+_INTEGRATIONS: list[Any] = [_start_omie]
 
 
 def _stop(state: _State) -> None:

@@ -1,0 +1,294 @@
+"""Omie meaning on httpx calls: one CLIENT span per Omie request, Omie metrics, secrets learnt and scrubbed.
+
+We wrap ``httpx.Client.send`` / ``httpx.AsyncClient.send`` rather than plugging hooks into contrib's
+``HTTPXClientInstrumentor``: contrib wraps the *transport*, so it never sees the response body (the fault code lives
+there: 5113 "no records" is HTTP 500) and it misses custom transports such as ``httpx.ASGITransport`` (the in-process
+simulator). Contrib's own span for the same request is suppressed, so there is exactly one span either way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from omie_otel import semconv as sc
+from omie_otel._guard import internal_error
+from omie_otel.omie import OmieFault, classify, endpoint_of, parse_ratelimit
+from omie_otel.redaction import register_secret
+
+__all__ = ["OmieHttpxInstrumentation"]
+
+_SUPPRESS_HTTP = otel_context.create_key("suppress_http_instrumentation")
+try:  # contrib's own key, when installed, so its transport-level span is skipped for Omie calls
+    from opentelemetry.instrumentation.utils import _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _CONTRIB_KEY
+except ImportError:  # pragma: no cover
+    _CONTRIB_KEY = _SUPPRESS_HTTP
+
+_PAGING = (
+    ("pagina", "registros_por_pagina", "total_de_paginas", "registros", "total_de_registros"),
+    ("nPagina", "nRegPorPagina", "nTotPaginas", "nRegistros", "nTotRegistros"),
+)
+_TOTALS_RE = re.compile(rb'"(total_de_paginas|registros|total_de_registros|nTotPaginas|nRegistros|nTotRegistros)"\s*:\s*"?(\d+)')
+_HEAD = 4096
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class OmieHttpxInstrumentation:
+    """State for one ``instrument()``: which URLs are Omie, the tracer, and the Omie instruments."""
+
+    def __init__(self, prefixes: Iterable[str], tracer: Any, meter: Any, scrubber: Any) -> None:
+        self.prefixes = tuple(prefixes)
+        self.tracer = tracer
+        self.scrubber = scrubber
+        self.enabled = True
+        self.duration = meter.create_histogram(
+            sc.OMIE_CLIENT_REQUEST_DURATION,
+            unit="s",
+            description="Duration of Omie API requests",
+            explicit_bucket_boundaries_advisory=list(sc.OMIE_DURATION_BUCKETS),
+        )
+        self.faults = meter.create_counter(
+            sc.OMIE_CLIENT_FAULTS, unit="{fault}", description="Omie API answers by fault kind"
+        )
+        self.active = meter.create_up_down_counter(
+            sc.OMIE_CLIENT_REQUESTS_ACTIVE, unit="{request}", description="Omie requests in flight, per call"
+        )
+        self._lock = threading.Lock()
+        self._utilization: dict[tuple[tuple[str, str], ...], float] = {}
+        meter.create_observable_gauge(
+            sc.OMIE_CLIENT_RATELIMIT_UTILIZATION,
+            callbacks=[self._observe_utilization],
+            unit="1",
+            description="Share of Omie's rate limits in use, from the x-omie-ratelimit headers (0-1)",
+        )
+
+    # -- gauge ------------------------------------------------------------------------------------------------------
+    def _observe_utilization(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            items = list(self._utilization.items())
+        for key, value in items:
+            yield Observation(value, dict(key))
+
+    def _set_utilization(self, kind: str, call: str | None, used: int, limit: int) -> None:
+        key: tuple[tuple[str, str], ...] = ((sc.OMIE_RATELIMIT_KIND, kind),)
+        if call is not None:
+            key = (*key, (sc.OMIE_CALL, call))
+        with self._lock:
+            self._utilization[key] = min(used / limit, 1.0)
+
+    # -- matching ---------------------------------------------------------------------------------------------------
+    def matches(self, url: httpx.URL) -> bool:
+        if not self.enabled:
+            return False
+        text = str(url)
+        return any(text.startswith(p) for p in self.prefixes)
+
+    # -- request/response -------------------------------------------------------------------------------------------
+    def _request_facts(self, request: httpx.Request) -> tuple[str | None, dict[str, Any]]:
+        attrs: dict[str, Any] = {}
+        try:
+            raw = request.content
+        except httpx.RequestNotRead:
+            return None, attrs
+        if not raw or raw[:1] != b"{":
+            return None, attrs
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None, attrs
+        if not isinstance(body, dict):
+            return None, attrs
+        for key, label in (("app_key", "app_key"), ("app_secret", "app_secret")):
+            value = body.get(key)
+            if isinstance(value, str):
+                register_secret(value, label)
+        call = body.get("call") if isinstance(body.get("call"), str) else None
+        params = body.get("param")
+        first = params[0] if isinstance(params, list) and params and isinstance(params[0], dict) else {}
+        for page_key, per_page_key, *_ in _PAGING:
+            page = _int(first.get(page_key))
+            if page is not None:
+                attrs[sc.OMIE_PAGE] = page
+                per_page = _int(first.get(per_page_key))
+                if per_page is not None:
+                    attrs[sc.OMIE_RECORDS_PER_PAGE] = per_page
+                break
+        return call, attrs
+
+    def _response_facts(self, response: httpx.Response) -> tuple[dict[str, Any], Any]:
+        attrs: dict[str, Any] = {}
+        headers = response.headers
+        rid = headers.get("x-omie-request-id")
+        if rid:
+            attrs[sc.OMIE_REQUEST_ID] = rid
+        body: Any = None
+        try:
+            content = response.content
+        except httpx.ResponseNotRead:
+            return attrs, body  # a streamed response the caller has not read yet: leave it alone
+        if response.status_code >= 300 or b'"faultstring"' in content[:_HEAD]:
+            try:
+                body = json.loads(content) if content[:1] in (b"{", b"[") else content[:_HEAD].decode("utf-8", "replace")
+            except ValueError:
+                body = content[:_HEAD].decode("utf-8", "replace")
+        else:
+            head = content[:_HEAD]
+            found = {m.group(1).decode(): int(m.group(2)) for m in _TOTALS_RE.finditer(head)}
+            for _, _, total_pages, records, total_records in _PAGING:
+                if total_pages in found or records in found:
+                    for key, attr in (
+                        (total_pages, sc.OMIE_TOTAL_PAGES),
+                        (records, sc.OMIE_RECORDS),
+                        (total_records, sc.OMIE_TOTAL_RECORDS),
+                    ):
+                        if key in found:
+                            attrs[attr] = found[key]
+                    break
+        return attrs, body
+
+    def start(self, request: httpx.Request) -> tuple[Any, dict[str, Any], str, float, Any]:
+        call, req_attrs = self._request_facts(request)
+        endpoint = endpoint_of(request.url.path)
+        name = f"omie {call}" if call else f"omie {endpoint}"
+        url = request.url
+        attrs: dict[str, Any] = {
+            "http.request.method": request.method,
+            "url.full": str(url.copy_with(query=None)),
+            "server.address": url.host,
+            sc.OMIE_ENDPOINT: endpoint,
+            **req_attrs,
+        }
+        if url.port is not None:
+            attrs["server.port"] = url.port
+        elif url.scheme in ("http", "https"):
+            attrs["server.port"] = 443 if url.scheme == "https" else 80
+        if call:
+            attrs[sc.OMIE_CALL] = call
+        metric_attrs = {sc.OMIE_CALL: call or "unknown", sc.OMIE_ENDPOINT: endpoint}
+        span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+        self.active.add(1, {sc.OMIE_CALL: metric_attrs[sc.OMIE_CALL]})
+        ctx = trace.set_span_in_context(span)
+        ctx = otel_context.set_value(_SUPPRESS_HTTP, True, ctx)
+        token = otel_context.attach(otel_context.set_value(_CONTRIB_KEY, True, ctx))
+        return span, metric_attrs, call or "unknown", time.perf_counter(), token
+
+    def finish(
+        self,
+        state: tuple[Any, dict[str, Any], str, float, Any],
+        response: httpx.Response | None,
+        error: BaseException | None,
+    ) -> None:
+        span, metric_attrs, call, start, token = state
+        otel_context.detach(token)
+        elapsed = time.perf_counter() - start
+        self.active.add(-1, {sc.OMIE_CALL: call})
+        fault: OmieFault | None = None
+        attrs: dict[str, Any] = {}
+        if isinstance(error, httpx.TransportError):
+            fault = OmieFault("transport", None, f"{type(error).__name__}: {error}")
+            if span.is_recording():
+                span.record_exception(error)
+        elif error is not None:  # cancelled, or a bug in the caller's event hooks: not Omie's fault
+            if span.is_recording():
+                span.set_attribute(sc.ERROR_TYPE, type(error).__qualname__)
+                if isinstance(error, Exception):
+                    span.record_exception(error)
+                    span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
+            metric_attrs = {**metric_attrs, sc.ERROR_TYPE: type(error).__qualname__}
+        elif response is not None:
+            attrs["http.response.status_code"] = response.status_code
+            resp_attrs, body = self._response_facts(response)
+            attrs.update(resp_attrs)
+            fault = classify(response.status_code, body, response.headers)
+            limits = parse_ratelimit(response.headers.get("x-omie-ratelimit"))
+            if limits is not None:
+                attrs[sc.OMIE_RATELIMIT_USED], attrs[sc.OMIE_RATELIMIT_LIMIT] = limits
+                self._set_utilization("requests_per_minute", None, *limits)
+            parallel = parse_ratelimit(response.headers.get("x-omie-parallelratelimit"))
+            if parallel is not None:
+                attrs[sc.OMIE_PARALLEL_RATELIMIT_USED], attrs[sc.OMIE_PARALLEL_RATELIMIT_LIMIT] = parallel
+                self._set_utilization("parallel", call, *parallel)
+            if response.http_version:
+                attrs["network.protocol.version"] = response.http_version.split("/")[-1]
+        if fault is not None:
+            attrs[sc.OMIE_FAULT_KIND] = fault.kind
+            if fault.code is not None:
+                attrs[sc.OMIE_FAULT_CODE] = fault.code
+            if fault.message:
+                attrs[sc.OMIE_FAULT_MESSAGE] = self.scrubber.scrub_text(fault.message[:512])
+            if fault.retry_after is not None:
+                attrs[sc.OMIE_RETRY_AFTER] = fault.retry_after
+            if fault.kind == "no_records":
+                attrs[sc.OMIE_RECORDS] = 0
+            self.faults.add(1, {sc.OMIE_CALL: call, sc.OMIE_FAULT_KIND: fault.kind})
+        if span.is_recording():
+            span.set_attributes(attrs)
+            if fault is not None and fault.is_error:
+                span.set_attribute(sc.ERROR_TYPE, fault.kind)
+                span.set_status(Status(StatusCode.ERROR, fault.kind))
+        if fault is not None and fault.is_error:
+            metric_attrs = {**metric_attrs, sc.ERROR_TYPE: fault.kind}
+        self.duration.record(elapsed, metric_attrs)
+        span.end()
+
+
+def make_wrappers(instr: OmieHttpxInstrumentation) -> tuple[Any, Any]:
+    """wrapt wrappers for ``Client.send`` and ``AsyncClient.send``."""
+
+    def _begin(args: Any, kwargs: Any) -> Any:
+        request = args[0] if args else kwargs.get("request")
+        if not isinstance(request, httpx.Request) or not instr.matches(request.url):
+            return None
+        try:
+            return instr.start(request)
+        except Exception as exc:  # noqa: BLE001
+            internal_error("omie request start", exc)
+            return None
+
+    def _end(state: Any, response: Any, error: BaseException | None) -> None:
+        try:
+            instr.finish(state, response, error)
+        except Exception as exc:  # noqa: BLE001
+            internal_error("omie request end", exc)
+
+    def send(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        state = _begin(args, kwargs)
+        if state is None:
+            return wrapped(*args, **kwargs)
+        try:
+            response = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _end(state, None, exc)
+            raise
+        _end(state, response, None)
+        return response
+
+    async def async_send(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        state = _begin(args, kwargs)
+        if state is None:
+            return await wrapped(*args, **kwargs)
+        try:
+            response = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _end(state, None, exc)
+            raise
+        _end(state, response, None)
+        return response
+
+    return send, async_send

@@ -1,0 +1,178 @@
+"""What an Omie API answer means: the fault classification shared by the instrumentation and the example client.
+
+Omie reports most faults as HTTP 500 with a SOAP-style body ``{"faultstring": "...", "faultcode": "SOAP-ENV:Client-N"}``
+and an ``OmieAPI-Error: N - message`` header. "No records for this page" (5113) is one of them and is *not* an error;
+REDUNDANT (6) asks you to wait N seconds; 425 ``MISUSE_API_PROCESS`` blocks the key for up to 30 minutes.
+
+Example:
+    >>> fault = classify(500, {"faultstring": "ERROR: Consumo redundante detectado. Aguarde 58 segundos "
+    ...                                        "para tentar novamente (REDUNDANT).",
+    ...                         "faultcode": "SOAP-ENV:Client-6"})
+    >>> fault.kind, fault.code, fault.retry_after, fault.is_error
+    ('redundant', '6', 58.0, True)
+    >>> classify(500, {"faultstring": "ERROR: Não existem registros para a página [3]!",
+    ...                "faultcode": "SOAP-ENV:Client-5113"}).is_error
+    False
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["FaultKind", "OmieFault", "classify", "parse_ratelimit", "endpoint_of"]
+
+FaultKind = Literal[
+    "no_records",
+    "redundant",
+    "concurrent_request",
+    "duplicate_request",
+    "rate_limited",
+    "misuse_blocked",
+    "auth",
+    "validation",
+    "not_found",
+    "server_error",
+    "transport",
+    "unknown",
+]
+
+_CODE_RE = re.compile(r"(\d+)\s*$")
+_WAIT_RE = re.compile(r"(?:Aguarde|em)\s+(\d+)\s+segundos", re.IGNORECASE)
+_HEADER_CODE_RE = re.compile(r"^\s*([A-Za-z_]*\d+|[A-Z_]+)\s*-\s*")
+_RATELIMIT_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)")
+_VALIDATION_CODES = frozenset({"71", "5001", "103", "102"})
+_AUTH_TEXT = "chave de acesso"
+
+
+@dataclass(frozen=True)
+class OmieFault:
+    """One classified Omie answer.
+
+    Attributes:
+        kind: One of :data:`FaultKind`.
+        code: Omie's numeric fault code as text (``"5113"``), ``"MISUSE_API_PROCESS"``, or ``None``.
+        message: Omie's ``faultstring`` (not scrubbed: scrub before exporting).
+        retry_after: Seconds Omie asks you to wait (REDUNDANT, 425 blocks), when it says.
+    """
+
+    kind: FaultKind
+    code: str | None = None
+    message: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def is_error(self) -> bool:
+        """Everything but ``no_records`` is an error."""
+        return self.kind != "no_records"
+
+    @property
+    def retryable(self) -> bool:
+        """Worth retrying after ``retry_after`` (or a short back-off): never a 425 block or an input error."""
+        return self.kind in ("redundant", "concurrent_request", "rate_limited", "server_error", "transport")
+
+
+def _code(faultcode: str | None, header: str | None) -> str | None:
+    if faultcode:
+        m = _CODE_RE.search(faultcode)
+        if m:
+            return m.group(1)
+    if header:
+        m = _HEADER_CODE_RE.match(header)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _wait(text: str | None) -> float | None:
+    if not text:
+        return None
+    m = _WAIT_RE.search(text)
+    return float(m.group(1)) if m else None
+
+
+def classify(
+    status: int, body: Any = None, headers: Mapping[str, str] | None = None
+) -> OmieFault | None:
+    """Classify an Omie answer. Returns ``None`` for a plain success.
+
+    Args:
+        status: The HTTP status code.
+        body: The decoded JSON body (a dict), or raw text for non-JSON answers, or ``None``.
+        headers: Response headers (``OmieAPI-Error`` is read when present).
+    """
+    fault = body if isinstance(body, Mapping) else {}
+    faultstring = fault.get("faultstring") if isinstance(fault.get("faultstring"), str) else None
+    faultcode = fault.get("faultcode") if isinstance(fault.get("faultcode"), str) else None
+    header = None
+    if headers is not None:
+        header = headers.get("omieapi-error") or headers.get("OmieAPI-Error")
+    message = faultstring or (header.split(" - ", 1)[-1] if header else None)
+    text = " ".join(t for t in (faultstring, header, body if isinstance(body, str) else None) if t)
+
+    if status == 425 or "MISUSE_API_PROCESS" in text or (faultcode or "") == "MISUSE_API_PROCESS":
+        return OmieFault("misuse_blocked", "MISUSE_API_PROCESS", message, _wait(text))
+    if status == 429:
+        return OmieFault("rate_limited", _code(faultcode, header), message or "Too many requests", _wait(text))
+    if status == 403 or _AUTH_TEXT in text.lower():
+        return OmieFault("auth", _code(faultcode, header), message)
+    if status == 404:
+        return OmieFault("not_found", None, message or "Not Found")
+    if faultstring is None and header is None:
+        if status >= 500:
+            return OmieFault("server_error", None, (body if isinstance(body, str) else None) or f"HTTP {status}")
+        if status >= 400:
+            return OmieFault("unknown", None, f"HTTP {status}")
+        return None
+    code = _code(faultcode, header)
+    if code == "5113":
+        return OmieFault("no_records", code, message)
+    if code == "6" or "REDUNDANT" in text:
+        return OmieFault("redundant", code or "6", message, _wait(text))
+    if code in ("1880", "8020"):
+        return OmieFault("concurrent_request", code, message, _wait(text))
+    if code == "1100":
+        return OmieFault("duplicate_request", code, message)
+    if code == "105":
+        return OmieFault("not_found", code, message)
+    if "Broken response" in text or (faultcode or "").endswith("Server"):
+        return OmieFault("server_error", code, message)
+    if "SyntaxError" in text or "Invalid JSON" in text:
+        return OmieFault("validation", code, message)
+    if code is not None and (code in _VALIDATION_CODES or (len(code) == 3 and code.startswith("1"))):
+        return OmieFault("validation", code, message)
+    return OmieFault("unknown", code, message)
+
+
+def parse_ratelimit(value: str | None) -> tuple[int, int] | None:
+    """``"3/960 allow"`` → ``(3, 960)``; ``None`` when absent or malformed.
+
+    Example:
+        >>> parse_ratelimit("1/4 allow 10.TGlzdGFy")
+        (1, 4)
+    """
+    if not value:
+        return None
+    m = _RATELIMIT_RE.match(value)
+    if not m:
+        return None
+    used, limit = int(m.group(1)), int(m.group(2))
+    return (used, limit) if limit > 0 else None
+
+
+def endpoint_of(path: str) -> str:
+    """``/api/v1/geral/clientes/`` → ``geral/clientes``.
+
+    Example:
+        >>> endpoint_of("/api/v1/financas/contapagar/")
+        'financas/contapagar'
+    """
+    p = path.strip("/")
+    marker = p.find("v1/")
+    if marker >= 0:
+        p = p[marker + 3 :]
+    elif p.startswith("api/"):
+        p = p[4:]
+    return p
