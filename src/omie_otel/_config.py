@@ -30,6 +30,7 @@ class Options:
     omie_urls: tuple[str, ...] = (DEFAULT_OMIE_URL,)
     host_metrics: bool = True
     host_metrics_exclude: tuple[str, ...] = ()
+    host_metrics_per_cpu: bool = False
     logs: bool = True
     log_level: int = logging.INFO
     scrub_documents: bool = True
@@ -106,6 +107,7 @@ def resolve_options(
     omie_url: str | Sequence[str] | None = None,
     host_metrics: bool | None = None,
     host_metrics_exclude: Sequence[str] | None = None,
+    host_metrics_per_cpu: bool | None = None,
     logs: bool | None = None,
     log_level: str | int | None = None,
     scrub_documents: bool | None = None,
@@ -172,6 +174,9 @@ def resolve_options(
         host_metrics_exclude=tuple(host_metrics_exclude)
         if host_metrics_exclude is not None
         else (_env_list(env, ev.OMIE_OTEL_HOST_METRICS_EXCLUDE) or ()),
+        host_metrics_per_cpu=pick_bool(
+            host_metrics_per_cpu, "host_metrics_per_cpu", ev.OMIE_OTEL_HOST_METRICS_PER_CPU, False
+        ),
         logs=pick_bool(logs, "logs", ev.OMIE_OTEL_LOGS, True),
         log_level=level,
         scrub_documents=pick_bool(scrub_documents, "scrub_documents", ev.OMIE_OTEL_SCRUB_DOCUMENTS, True),

@@ -49,6 +49,7 @@ class _State:
         self.log_scrubber: ScrubbingLogProcessor | None = None
         self.closers: list[Any] = []
         self.omie: Any = None
+        self.host_metrics: Any = None
 
 
 def is_instrumented() -> bool:
@@ -208,6 +209,7 @@ def instrument(
     omie_url: str | Sequence[str] | None = None,
     host_metrics: bool | None = None,
     host_metrics_exclude: Sequence[str] | None = None,
+    host_metrics_per_cpu: bool | None = None,
     logs: bool | None = None,
     log_level: str | int | None = None,
     scrub_patterns: Sequence[str] | None = None,
@@ -241,6 +243,7 @@ def instrument(
             omie_url=omie_url,
             host_metrics=host_metrics,
             host_metrics_exclude=host_metrics_exclude,
+            host_metrics_per_cpu=host_metrics_per_cpu,
             logs=logs,
             log_level=log_level,
             scrub_documents=scrub_documents,
@@ -321,7 +324,34 @@ def _start_omie(state: _State, mcp: Any) -> Any:
     return close
 
 
-_INTEGRATIONS: list[Any] = [_start_omie]
+def _start_host_metrics(state: _State, mcp: Any) -> Any:
+    """psutil host and process gauges (``host_metrics=False`` turns them off)."""
+    if not state.options.host_metrics:
+        return None
+    from omie_otel.host_metrics import HostMetrics
+
+    hm = HostMetrics(
+        state.providers.meter_provider,
+        exclude=state.options.host_metrics_exclude,
+        per_cpu=state.options.host_metrics_per_cpu,
+    )
+    hm.start()
+    state.host_metrics = hm
+    return hm.stop
+
+
+def _start_logs(state: _State, mcp: Any) -> Any:
+    """stdlib logging → OpenTelemetry logs, with trace correlation (``logs=False`` turns it off)."""
+    if not state.options.logs:
+        return None
+    from omie_otel.logs import LogBridge
+
+    bridge = LogBridge(state.providers.logger_provider, state.options.log_level, state.scrubber)
+    bridge.start()
+    return bridge.stop
+
+
+_INTEGRATIONS: list[Any] = [_start_omie, _start_host_metrics, _start_logs]
 
 
 def _stop(state: _State) -> None:

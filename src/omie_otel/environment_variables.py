@@ -27,6 +27,10 @@ OMIE_OTEL_HOST_METRICS = "OMIE_OTEL_HOST_METRICS"
 OMIE_OTEL_HOST_METRICS_EXCLUDE = "OMIE_OTEL_HOST_METRICS_EXCLUDE"
 """Comma-separated globs of host metric names to leave out, e.g. ``system.network.*``. Default: none."""
 
+OMIE_OTEL_HOST_METRICS_PER_CPU = "OMIE_OTEL_HOST_METRICS_PER_CPU"
+"""``true`` reports ``system.cpu.utilization`` once per logical CPU (attribute ``cpu.logical_number``). Default
+``false``: one aggregate series. Accepted: ``true``/``1``/``yes``/``on`` and ``false``/``0``/``no``/``off``."""
+
 OMIE_OTEL_LOGS = "OMIE_OTEL_LOGS"
 """``false`` stops bridging stdlib ``logging`` records to the OpenTelemetry logger provider. Default ``true``."""
 

@@ -70,7 +70,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from omie_otel import semconv
 from omie_otel._guard import internal_error
-from omie_otel.environment_variables import OMIE_OTEL_HOST_METRICS_EXCLUDE
+from omie_otel.environment_variables import OMIE_OTEL_HOST_METRICS_EXCLUDE, OMIE_OTEL_HOST_METRICS_PER_CPU
 from omie_otel.version import __version__
 
 if TYPE_CHECKING:
@@ -83,13 +83,7 @@ __all__ = [
     "register_pool",
 ]
 
-OMIE_OTEL_HOST_METRICS_PER_CPU: Final = "OMIE_OTEL_HOST_METRICS_PER_CPU"
-"""``true`` reports ``system.cpu.utilization`` once per logical CPU (attribute ``cpu.logical_number``).
 
-Accepted values, in any case: ``true``, ``1``, ``yes``, ``on`` / ``false``, ``0``, ``no``, ``off`` (as the other
-``OMIE_OTEL_*`` booleans). Default: ``false`` (one aggregate series). The ``per_cpu`` argument of
-:class:`HostMetrics` wins over it. Any other value raises ``ValueError`` when :class:`HostMetrics` is created.
-"""
 
 METER_NAME: Final = "omie_otel.host_metrics"
 
