@@ -1,0 +1,166 @@
+"""Real transports: stdio and streamable HTTP on a loopback port, servers configured only by OTEL_* variables.
+
+Each server runs in its own process and exports over OTLP/HTTP to a real receiver on 127.0.0.1 (tests/helpers/
+otlp_sink.py), which also proves the no-provider path: the SDK set up from the environment and flushed at exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+from opentelemetry import propagate, trace
+
+from tests.helpers.otlp_sink import OtlpSink, otlp_sink
+
+SERVER = str(Path(__file__).parent / "servers" / "omie_echo.py")
+ROOT = str(Path(__file__).parent.parent)
+FOREIGN_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def server_env(sink: OtlpSink, service: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(
+        OTEL_SERVICE_NAME=service,
+        OTEL_EXPORTER_OTLP_ENDPOINT=sink.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        OTEL_METRIC_EXPORT_INTERVAL="500",
+        OTEL_BSP_SCHEDULE_DELAY="100",
+        OTEL_BLRP_SCHEDULE_DELAY="100",
+        PYTHONPATH=ROOT,
+    )
+    env.pop("OMIE_OTEL_RAISE_INTERNAL_ERRORS", None)
+    return env
+
+
+def current_meta() -> dict[str, str]:
+    """What an MCP client puts in params._meta (FastMCP >= 3 clients do it themselves; 2.x clients don't)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tool_span(sink: OtlpSink, text_marker: str | None = None) -> list[dict[str, Any]]:
+    return [s for s in sink.spans if s["name"] == "tools/call ecoar"]
+
+
+async def test_stdio_server_exports_spans_metrics_logs_and_continues_the_client_trace(telemetry: Any) -> None:
+    with otlp_sink() as sink:
+        transport = StdioTransport(
+            command=sys.executable, args=[SERVER], env=server_env(sink, "omie-stdio"), keep_alive=False
+        )
+        tracer = trace.get_tracer("agent")
+        with tracer.start_as_current_span("agent turn") as agent:
+            async with Client(transport) as client:
+                result = await client.call_tool("ecoar", {"texto": "olá"}, meta=current_meta())
+        assert result.data == "OLÁ"
+        assert sink.wait_for(lambda s: bool(tool_span(s)) and any(m["name"] == "mcp.server.session.duration" for m in s.metrics))
+        (span,) = tool_span(sink)
+        assert span["attributes"]["network.transport"] == "pipe"
+        assert span["resource"]["service.name"] == "omie-stdio"
+        assert span["kind"] == 2  # SPAN_KIND_SERVER
+        assert span["trace_id"] == format(agent.get_span_context().trace_id, "032x")
+        points = [m for m in sink.metrics if m["name"] == "mcp.server.operation.duration"
+                  and m["attributes"].get("gen_ai.tool.name") == "ecoar"]
+        assert points and points[-1]["count"] == 1
+        assert points[-1]["attributes"]["network.transport"] == "pipe"
+        logs = [r for r in sink.logs if str(r["body"]).startswith("ecoando")]
+        assert logs and logs[0]["trace_id"] == span["trace_id"] and logs[0]["span_id"] == span["span_id"]
+
+
+@pytest.fixture(scope="module")
+def http_server() -> Iterator[tuple[str, OtlpSink]]:
+    with otlp_sink() as sink:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, SERVER, "http", str(port)],
+            env=server_env(sink, "omie-http"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
+                time.sleep(0.1)
+        try:
+            yield f"http://127.0.0.1:{port}/mcp", sink
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
+def _run_bare_client(url: str, headers: dict[str, str], meta: dict[str, str] | None) -> Any:
+    """A client in a fresh interpreter with no OpenTelemetry SDK: it adds no _meta trace context of its own."""
+    code = (
+        "import asyncio, json, sys\n"
+        "from fastmcp import Client\n"
+        "from fastmcp.client.transports import StreamableHttpTransport\n"
+        "url, headers, meta = json.loads(sys.argv[1])\n"
+        "async def main():\n"
+        "    async with Client(StreamableHttpTransport(url, headers=headers)) as c:\n"
+        "        r = await c.call_tool('ecoar', {'texto': 'x'}, meta=meta)\n"
+        "        print(json.dumps(r.data))\n"
+        "asyncio.run(main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_SDK_DISABLED"] = "true"
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps([url, headers, meta])], env=env, capture_output=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    return json.loads(out.stdout)
+
+
+def test_http_traceparent_header_is_the_parent_without_meta(http_server: tuple[str, OtlpSink]) -> None:
+    url, sink = http_server
+    assert _run_bare_client(url, {"traceparent": FOREIGN_PARENT}, None) == "X"
+    assert sink.wait_for(lambda s: any(sp["trace_id"] == FOREIGN_PARENT[3:35] for sp in tool_span(s)))
+    (span,) = [sp for sp in tool_span(sink) if sp["trace_id"] == FOREIGN_PARENT[3:35]]
+    assert span["parent_span_id"] == FOREIGN_PARENT[36:52]
+    assert span["attributes"]["network.transport"] == "tcp"
+    assert span["attributes"]["network.protocol.name"] == "http"
+    assert span["resource"]["service.name"] == "omie-http"
+
+
+def test_meta_wins_over_http_header_and_http_context_is_linked(http_server: tuple[str, OtlpSink]) -> None:
+    url, sink = http_server
+    meta_parent = "00-11111111111111111111111111111111-2222222222222222-01"
+    assert _run_bare_client(url, {"traceparent": FOREIGN_PARENT}, {"traceparent": meta_parent}) == "X"
+    assert sink.wait_for(lambda s: any(sp["trace_id"] == "1" * 32 for sp in tool_span(s)))
+    (span,) = [sp for sp in tool_span(sink) if sp["trace_id"] == "1" * 32]
+    assert span["parent_span_id"] == "2" * 16
+    assert span["links"] == [(FOREIGN_PARENT[3:35], FOREIGN_PARENT[36:52])]
+
+
+async def test_http_in_process_client_trace_continues(telemetry: Any, http_server: tuple[str, OtlpSink]) -> None:
+    url, sink = http_server
+    with trace.get_tracer("agent").start_as_current_span("agent turn") as agent:
+        async with Client(StreamableHttpTransport(url)) as client:
+            assert (await client.call_tool("ecoar", {"texto": "y"}, meta=current_meta())).data == "Y"
+    trace_id = format(agent.get_span_context().trace_id, "032x")
+    assert sink.wait_for(lambda s: any(sp["trace_id"] == trace_id for sp in tool_span(s)))
+    assert sink.wait_for(
+        lambda s: any(m["name"] == "mcp.server.operation.duration" and m["attributes"].get("network.transport") == "tcp"
+                      for m in s.metrics)
+    )
