@@ -1,0 +1,404 @@
+#!/usr/bin/env bash
+# The local telemetry stack as plain processes on 127.0.0.1 (no Docker needed):
+#
+#   otelcol-omie (our collector) --traces--> Jaeger v2 (memory storage, UI/API)
+#                                --metrics-> Prometheus (remote-write receiver) --alerts--> Alertmanager
+#                                --logs----> VictoriaLogs (OTLP/HTTP, LogsQL)
+#
+# Usage: scripts/stack.sh up|down|status|build|deps|env
+#   build   build (or take from the cache) otelcol-omie, jaeger and victoria-logs into .stack/bin/
+#   deps    install prometheus/alertmanager (with promtool/amtool) from Debian's packages if missing
+#   up      build, install prometheus/alertmanager from Debian if missing, start everything, wait until
+#           ready, write $STACK_DIR/env; on failure print the failing component's log and exit non-zero
+#   down    stop everything this stack started (TERM, then KILL after STACK_STOP_TIMEOUT); idempotent
+#   status  one line per component; exit 0 only if all are running and ready
+#   env     print the env file of the running stack
+#
+# Environment (defaults in brackets):
+#   STACK_PORT_OFFSET [0]         added to every port, so a second stack (e.g. the e2e tests' 20000) can run
+#                                 beside a developer's one
+#   STACK_DIR [.stack/run, or .stack/run-<offset> when the offset is not 0]
+#                                 state: rendered configs, data, logs/, pids/, env
+#   STACK_FRESH [0]               1 = wipe the data directories before starting
+#   STACK_READY_TIMEOUT [90]      seconds to wait for each component to become ready
+#   STACK_STOP_TIMEOUT [10]       seconds between TERM and KILL
+#   STACK_PROM_INTERVAL [5s]      Prometheus scrape and rule evaluation interval
+#   STACK_OTELCOL_DEBUG [0]       1 = also load collector-config/otelcol.debug.yaml (debug + file exporters;
+#                                 the capture file is $STACK_DIR/otelcol-capture.jsonl)
+#   STACK_OTELCOL_EXTRA_CONFIG    one more --config overlay for the collector (a path)
+#   OTELCOL_SAMPLING_PERCENT [100], OTELCOL_TAIL_DECISION_WAIT [2s], OTELCOL_SPANMETRICS_FLUSH_INTERVAL [5s]
+#   ALERTMANAGER_WEBHOOK_URL [http://127.0.0.1:<9095+offset>/]
+#   OMIE_OTEL_STACK_CACHE [$HOME/.cache/omie-otel/bin]
+#                                 built binaries, keyed by a hash of their go.mod/go.sum/sources and the Go
+#                                 version, shared by every clone on this machine
+#   Base ports (before the offset): STACK_OTLP_GRPC_PORT [4317], STACK_OTLP_HTTP_PORT [4318],
+#   STACK_OTELCOL_HEALTH_PORT [13133], STACK_OTELCOL_METRICS_PORT [8888], STACK_OTELCOL_PPROF_PORT [1777],
+#   STACK_OTELCOL_ZPAGES_PORT [15679], STACK_JAEGER_OTLP_GRPC_PORT [14317], STACK_JAEGER_OTLP_HTTP_PORT [14318],
+#   STACK_JAEGER_QUERY_PORT [16686], STACK_JAEGER_QUERY_GRPC_PORT [16685], STACK_JAEGER_HEALTH_PORT [13134],
+#   STACK_JAEGER_METRICS_PORT [18888], STACK_PROMETHEUS_PORT [9090], STACK_ALERTMANAGER_PORT [9093],
+#   STACK_VICTORIALOGS_PORT [9428]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CFG="$ROOT/collector-config"
+OFF="${STACK_PORT_OFFSET:-0}"
+if ! [[ "$OFF" =~ ^[0-9]+$ ]]; then echo "stack: STACK_PORT_OFFSET must be a number, got '$OFF'" >&2; exit 2; fi
+if [[ "$OFF" == 0 ]]; then DEFAULT_STACK_DIR="$ROOT/.stack/run"; else DEFAULT_STACK_DIR="$ROOT/.stack/run-$OFF"; fi
+STACK_DIR="${STACK_DIR:-$DEFAULT_STACK_DIR}"
+BIN_DIR="${STACK_BIN_DIR:-$ROOT/.stack/bin}"
+CACHE_DIR="${OMIE_OTEL_STACK_CACHE:-${HOME:-/root}/.cache/omie-otel/bin}"
+READY_TIMEOUT="${STACK_READY_TIMEOUT:-90}"
+STOP_TIMEOUT="${STACK_STOP_TIMEOUT:-10}"
+
+# Components, in start order (backends first, the collector last); stopped in reverse order.
+COMPONENTS=(victorialogs jaeger alertmanager prometheus otelcol)
+
+port() { # port NAME DEFAULT -> DEFAULT (or $STACK_NAME_PORT) + offset
+  local var="STACK_$1_PORT" p
+  p=$(( ${!var:-$2} + OFF ))
+  if (( p > 65535 )); then echo "stack: port $1=$p is above 65535; lower STACK_PORT_OFFSET" >&2; exit 2; fi
+  echo "$p"
+}
+P_OTLP_GRPC=$(port OTLP_GRPC 4317)
+P_OTLP_HTTP=$(port OTLP_HTTP 4318)
+P_COL_HEALTH=$(port OTELCOL_HEALTH 13133)
+P_COL_METRICS=$(port OTELCOL_METRICS 8888)
+P_COL_PPROF=$(port OTELCOL_PPROF 1777)
+P_COL_ZPAGES=$(port OTELCOL_ZPAGES 15679)
+P_JAEGER_OTLP_GRPC=$(port JAEGER_OTLP_GRPC 14317)
+P_JAEGER_OTLP_HTTP=$(port JAEGER_OTLP_HTTP 14318)
+P_JAEGER_QUERY=$(port JAEGER_QUERY 16686)
+P_JAEGER_QUERY_GRPC=$(port JAEGER_QUERY_GRPC 16685)
+P_JAEGER_HEALTH=$(port JAEGER_HEALTH 13134)
+P_JAEGER_METRICS=$(port JAEGER_METRICS 18888)
+P_PROM=$(port PROMETHEUS 9090)
+P_AM=$(port ALERTMANAGER 9093)
+P_VL=$(port VICTORIALOGS 9428)
+P_WEBHOOK=$(port WEBHOOK 9095)
+H=127.0.0.1
+
+log() { printf 'stack: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------- build ---
+GO="$(command -v go || true)"
+[[ -z "$GO" && -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go
+
+# cache_key DIR [FILES...] -> hash of the module files, the Go version and the platform.
+cache_key() {
+  local dir="$1"; shift
+  {
+    "$GO" env GOVERSION GOOS GOARCH
+    (cd "$dir" && cat go.mod go.sum "$@")
+  } | sha256sum | cut -c1-16
+}
+
+# build_one NAME MODULE_DIR PACKAGE [SOURCES...]: reuse $CACHE_DIR/NAME-KEY or build it there, then put it
+# in $BIN_DIR/NAME. Builds go to a temporary file and are renamed, so concurrent stacks never see half a binary.
+build_one() {
+  local name="$1" dir="$2" pkg="$3"; shift 3
+  local key cached start
+  [[ -n "$GO" ]] || die "Go is needed to build $name (go not found on PATH or in /usr/local/go/bin)"
+  key="$(cache_key "$dir" "$@")"
+  cached="$CACHE_DIR/$name-$key"
+  mkdir -p "$CACHE_DIR" "$BIN_DIR"
+  if [[ -x "$cached" ]]; then
+    log "$name: cached ($cached)"
+  else
+    log "$name: building $pkg (key $key; the first build takes minutes, later ones reuse Go's caches)"
+    start=$SECONDS
+    (cd "$dir" && nice -n 10 "$GO" build -buildvcs=false -trimpath -ldflags="-s -w" -o "$cached.tmp.$$" "$pkg") \
+      || { rm -f "$cached.tmp.$$"; die "$name: go build failed"; }
+    mv -f "$cached.tmp.$$" "$cached"
+    log "$name: built in $((SECONDS - start))s"
+  fi
+  if [[ "$(cat "$BIN_DIR/$name.key" 2>/dev/null)" != "$key" || ! -x "$BIN_DIR/$name" ]]; then
+    # A hard link when the cache is on the same file system, else a copy; always via rename.
+    ln -f "$cached" "$BIN_DIR/$name.tmp.$$" 2>/dev/null || cp -f "$cached" "$BIN_DIR/$name.tmp.$$"
+    mv -f "$BIN_DIR/$name.tmp.$$" "$BIN_DIR/$name"
+    echo "$key" > "$BIN_DIR/$name.key"
+  fi
+}
+
+cmd_build() {
+  build_one otelcol-omie "$CFG/otelcol-omie" . main.go components.go
+  build_one jaeger "$CFG/tools/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
+  build_one victoria-logs "$CFG/tools/victorialogs" github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs
+}
+
+# Prometheus and Alertmanager come from Debian's packages (2.42 / 0.25 on Debian 12). We never use them as
+# system services: the binaries are started below with our own config and data directories.
+ensure_debian_packages() {
+  [[ -x /usr/bin/prometheus && -x /usr/bin/prometheus-alertmanager && -x /usr/bin/promtool && -x /usr/bin/amtool ]] && return 0
+  local sudo=""
+  if [[ $(id -u) != 0 ]]; then
+    command -v sudo >/dev/null || die "prometheus/alertmanager are missing; install them: apt-get install prometheus prometheus-alertmanager"
+    sudo="sudo"
+  fi
+  log "installing prometheus and prometheus-alertmanager from Debian's packages"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    prometheus prometheus-alertmanager >/dev/null
+}
+
+# -------------------------------------------------------------------------------------------- helpers ---
+pidfile() { echo "$STACK_DIR/pids/$1.pid"; }
+logfile() { echo "$STACK_DIR/logs/$1.log"; }
+
+binary_of() {
+  case "$1" in
+    otelcol) echo "$BIN_DIR/otelcol-omie" ;;
+    jaeger) echo "$BIN_DIR/jaeger" ;;
+    victorialogs) echo "$BIN_DIR/victoria-logs" ;;
+    prometheus) echo /usr/bin/prometheus ;;
+    alertmanager) echo /usr/bin/prometheus-alertmanager ;;
+  esac
+}
+
+ready_url() {
+  case "$1" in
+    otelcol) echo "http://$H:$P_COL_HEALTH/" ;;
+    jaeger) echo "http://$H:$P_JAEGER_QUERY/api/services" ;;
+    victorialogs) echo "http://$H:$P_VL/health" ;;
+    prometheus) echo "http://$H:$P_PROM/-/ready" ;;
+    alertmanager) echo "http://$H:$P_AM/-/ready" ;;
+  esac
+}
+
+ports_of() {
+  case "$1" in
+    otelcol) echo "$P_OTLP_GRPC $P_OTLP_HTTP $P_COL_HEALTH $P_COL_METRICS $P_COL_PPROF $P_COL_ZPAGES" ;;
+    jaeger) echo "$P_JAEGER_OTLP_GRPC $P_JAEGER_OTLP_HTTP $P_JAEGER_QUERY $P_JAEGER_QUERY_GRPC $P_JAEGER_HEALTH $P_JAEGER_METRICS" ;;
+    victorialogs) echo "$P_VL" ;;
+    prometheus) echo "$P_PROM" ;;
+    alertmanager) echo "$P_AM" ;;
+  esac
+}
+
+# The PID in the pid file, if that process is still alive AND is still our binary (PIDs get reused).
+running_pid() {
+  local f pid bin
+  f="$(pidfile "$1")"
+  [[ -f "$f" ]] || return 1
+  pid="$(cat "$f")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  bin="$(binary_of "$1")"
+  local argv0=""
+  IFS= read -r -d '' argv0 < "/proc/$pid/cmdline" 2>/dev/null || true
+  [[ "$argv0" == "$bin" ]] || return 1
+  echo "$pid"
+}
+
+http_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true; }
+
+port_busy() { (exec 3<>"/dev/tcp/$H/$1") 2>/dev/null; }
+
+# ----------------------------------------------------------------------------------------- components ---
+render_configs() {
+  mkdir -p "$STACK_DIR/prometheus" "$STACK_DIR/alertmanager"
+  local interval="${STACK_PROM_INTERVAL:-5s}"
+  sed -e "s/127\.0\.0\.1:8888/$H:$P_COL_METRICS/g" \
+      -e "s/127\.0\.0\.1:9090/$H:$P_PROM/g" \
+      -e "s/127\.0\.0\.1:9093/$H:$P_AM/g" \
+      -e "s/^\(  [a-z_]*_interval:\) 15s/\1 $interval/" \
+      "$CFG/prometheus/prometheus.yml" > "$STACK_DIR/prometheus/prometheus.yml"
+  # rule_files are relative to the config file: point rules/ at the repository's, so edits + reload apply.
+  ln -sfn "$CFG/prometheus/rules" "$STACK_DIR/prometheus/rules"
+  local webhook="${ALERTMANAGER_WEBHOOK_URL:-http://$H:$P_WEBHOOK/}"
+  sed -e "s#url: http://127.0.0.1:9095/#url: $webhook#" \
+      -e "s/^\(  group_wait:\) 30s/\1 ${STACK_AM_GROUP_WAIT:-1s}/" \
+      -e "s/^\(  group_interval:\) 5m/\1 ${STACK_AM_GROUP_INTERVAL:-5s}/" \
+      "$CFG/alertmanager/alertmanager.yml" > "$STACK_DIR/alertmanager/alertmanager.yml"
+}
+
+# start NAME: launch in its own session (so it outlives this script and a Ctrl-C in its terminal), without
+# the lock file descriptor 9 (a child holding it would block the next `down`).
+start() {
+  local name="$1" bin; bin="$(binary_of "$name")"
+  local out; out="$(logfile "$name")"
+  : > "$out"
+  case "$name" in
+    otelcol)
+      local cfgs=(--config="$CFG/otelcol.yaml")
+      [[ "${STACK_OTELCOL_DEBUG:-0}" == 1 ]] && cfgs+=(--config="$CFG/otelcol.debug.yaml")
+      [[ -n "${STACK_OTELCOL_EXTRA_CONFIG:-}" ]] && cfgs+=(--config="$STACK_OTELCOL_EXTRA_CONFIG")
+      env OTELCOL_LISTEN_HOST=$H OTELCOL_ADMIN_HOST=$H \
+          OTELCOL_OTLP_GRPC_PORT="$P_OTLP_GRPC" OTELCOL_OTLP_HTTP_PORT="$P_OTLP_HTTP" \
+          OTELCOL_HEALTH_PORT="$P_COL_HEALTH" OTELCOL_METRICS_PORT="$P_COL_METRICS" \
+          OTELCOL_PPROF_PORT="$P_COL_PPROF" OTELCOL_ZPAGES_PORT="$P_COL_ZPAGES" \
+          OTELCOL_SAMPLING_PERCENT="${OTELCOL_SAMPLING_PERCENT:-100}" \
+          OTELCOL_TAIL_DECISION_WAIT="${OTELCOL_TAIL_DECISION_WAIT:-2s}" \
+          OTELCOL_SPANMETRICS_FLUSH_INTERVAL="${OTELCOL_SPANMETRICS_FLUSH_INTERVAL:-5s}" \
+          OTELCOL_CAPTURE_FILE="$STACK_DIR/otelcol-capture.jsonl" \
+          JAEGER_OTLP_ENDPOINT="$H:$P_JAEGER_OTLP_GRPC" JAEGER_OTLP_INSECURE=true \
+          PROMETHEUS_REMOTE_WRITE_URL="http://$H:$P_PROM/api/v1/write" \
+          LOGS_OTLP_ENDPOINT="http://$H:$P_VL/insert/opentelemetry" \
+          setsid "$bin" "${cfgs[@]}" >>"$out" 2>&1 </dev/null 9>&- &
+      ;;
+    jaeger)
+      env JAEGER_LISTEN_HOST=$H JAEGER_QUERY_PORT="$P_JAEGER_QUERY" JAEGER_QUERY_GRPC_PORT="$P_JAEGER_QUERY_GRPC" \
+          JAEGER_OTLP_GRPC_PORT="$P_JAEGER_OTLP_GRPC" JAEGER_OTLP_HTTP_PORT="$P_JAEGER_OTLP_HTTP" \
+          JAEGER_HEALTH_PORT="$P_JAEGER_HEALTH" JAEGER_METRICS_PORT="$P_JAEGER_METRICS" \
+          setsid "$bin" --config="$CFG/jaeger/jaeger.yaml" >>"$out" 2>&1 </dev/null 9>&- &
+      ;;
+    victorialogs)
+      setsid "$bin" -httpListenAddr="$H:$P_VL" -storageDataPath="$STACK_DIR/data/victorialogs" \
+          -retentionPeriod=7d >>"$out" 2>&1 </dev/null 9>&- &
+      ;;
+    prometheus)
+      setsid "$bin" --config.file="$STACK_DIR/prometheus/prometheus.yml" \
+          --storage.tsdb.path="$STACK_DIR/data/prometheus" --storage.tsdb.retention.time=2d \
+          --web.listen-address="$H:$P_PROM" --web.enable-remote-write-receiver --web.enable-lifecycle \
+          --rules.alert.resend-delay=2s >>"$out" 2>&1 </dev/null 9>&- &
+      ;;
+    alertmanager)
+      setsid "$bin" --config.file="$STACK_DIR/alertmanager/alertmanager.yml" \
+          --storage.path="$STACK_DIR/data/alertmanager" --web.listen-address="$H:$P_AM" \
+          --cluster.listen-address= >>"$out" 2>&1 </dev/null 9>&- &
+      ;;
+  esac
+  local pid=$! i
+  echo "$pid" > "$(pidfile "$name")"
+  # Until the forked shell has exec'ed the binary, /proc/PID/cmdline is not yet ours: wait for the exec.
+  for ((i = 0; i < 50; i++)); do
+    running_pid "$name" >/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
+
+# wait_ready NAME: poll its readiness URL; fail early if the process died.
+wait_ready() {
+  local name="$1" url deadline code=""
+  url="$(ready_url "$name")"
+  deadline=$((SECONDS + READY_TIMEOUT))
+  while (( SECONDS < deadline )); do
+    running_pid "$name" >/dev/null || { fail_component "$name" "exited during start-up"; return 1; }
+    code="$(http_code "$url")"
+    [[ "$code" == 200 ]] && return 0
+    sleep 0.5
+  done
+  fail_component "$name" "not ready after ${READY_TIMEOUT}s ($url answered '${code:-nothing}')"
+  return 1
+}
+
+fail_component() {
+  log "$1 FAILED: $2"
+  log "last lines of $(logfile "$1"):"
+  tail -n 40 "$(logfile "$1")" >&2 || true
+}
+
+write_env() {
+  local f="$STACK_DIR/env"
+  cat > "$f.tmp" <<EOF
+# Endpoints of the local stack started by scripts/stack.sh (STACK_PORT_OFFSET=$OFF). Source it:
+#   set -a; . $f; set +a
+STACK_PORT_OFFSET=$OFF
+STACK_DIR=$STACK_DIR
+OTEL_EXPORTER_OTLP_ENDPOINT=http://$H:$P_OTLP_HTTP
+OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+OTELCOL_OTLP_HTTP_ENDPOINT=http://$H:$P_OTLP_HTTP
+OTELCOL_OTLP_GRPC_ENDPOINT=http://$H:$P_OTLP_GRPC
+OTELCOL_HEALTH_URL=http://$H:$P_COL_HEALTH/
+OTELCOL_METRICS_URL=http://$H:$P_COL_METRICS/metrics
+OTELCOL_ZPAGES_URL=http://$H:$P_COL_ZPAGES/debug/pipelinez
+JAEGER_QUERY_URL=http://$H:$P_JAEGER_QUERY
+PROMETHEUS_URL=http://$H:$P_PROM
+ALERTMANAGER_URL=http://$H:$P_AM
+ALERTMANAGER_WEBHOOK_URL=${ALERTMANAGER_WEBHOOK_URL:-http://$H:$P_WEBHOOK/}
+VICTORIALOGS_URL=http://$H:$P_VL
+EOF
+  mv -f "$f.tmp" "$f"
+}
+
+stop_one() {
+  local name="$1" pid i
+  if pid="$(running_pid "$name")"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name (pid $pid) ignored TERM for ${STOP_TIMEOUT}s; sending KILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    log "$name stopped (pid $pid)"
+  fi
+  rm -f "$(pidfile "$name")"
+}
+
+# ---------------------------------------------------------------------------------------- subcommands ---
+cmd_down() {
+  local i
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_one "${COMPONENTS[i]}"; done
+  rm -f "$STACK_DIR/env"
+}
+
+cmd_status() {
+  local name pid code all=0
+  for name in "${COMPONENTS[@]}"; do
+    if pid="$(running_pid "$name")"; then
+      code="$(http_code "$(ready_url "$name")")"
+      printf '%-13s running  pid %-7s ready=%s  %s\n' "$name" "$pid" "$([[ $code == 200 ]] && echo yes || echo "no($code)")" "$(ready_url "$name")"
+      [[ "$code" == 200 ]] || all=1
+    else
+      printf '%-13s stopped\n' "$name"
+      all=1
+    fi
+  done
+  [[ -f "$STACK_DIR/env" ]] && echo "env file: $STACK_DIR/env"
+  return "$all"
+}
+
+cmd_up() {
+  mkdir -p "$STACK_DIR"/{logs,pids,data}
+  exec 9>"$STACK_DIR/.lock"
+  flock -w 600 9 || die "another scripts/stack.sh holds $STACK_DIR/.lock"
+
+  if cmd_status >/dev/null 2>&1; then
+    log "already running (STACK_DIR=$STACK_DIR)"
+    write_env
+    cmd_status
+    return 0
+  fi
+  cmd_down 2>/dev/null  # leftovers of a half-started stack
+
+  cmd_build
+  ensure_debian_packages
+
+  local name p
+  for name in "${COMPONENTS[@]}"; do
+    for p in $(ports_of "$name"); do
+      port_busy "$p" && die "port $p (for $name) is already in use on $H; stop what uses it or set STACK_PORT_OFFSET"
+    done
+  done
+
+  if [[ "${STACK_FRESH:-0}" == 1 ]]; then rm -rf "$STACK_DIR/data"; fi
+  mkdir -p "$STACK_DIR/data"/{prometheus,alertmanager,victorialogs}
+  rm -f "$STACK_DIR/otelcol-capture.jsonl"
+  render_configs
+
+  for name in "${COMPONENTS[@]}"; do
+    log "starting $name"
+    start "$name"
+    if ! wait_ready "$name"; then
+      log "stopping what was started; logs are kept in $STACK_DIR/logs/"
+      cmd_down 2>/dev/null
+      exit 1
+    fi
+  done
+  write_env
+  log "stack is up; endpoints in $STACK_DIR/env"
+  cat "$STACK_DIR/env"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) mkdir -p "$STACK_DIR"; exec 9>"$STACK_DIR/.lock"; flock -w 60 9 || true; cmd_down ;;
+  status) cmd_status ;;
+  build) cmd_build ;;
+  deps) ensure_debian_packages ;;
+  env) cat "$STACK_DIR/env" ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+esac
