@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import socket
@@ -236,7 +235,7 @@ def _sdk_pipeline(endpoint: str, service: str):
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
@@ -253,14 +252,14 @@ def _sdk_pipeline(endpoint: str, service: str):
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{endpoint}/v1/logs")))
-    logger = logging.getLogger(f"omie_otel.e2e.{service}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(LoggingHandler(logger_provider=logger_provider))
+    # The Logs API directly (the SDK's logging.Handler is deprecated); emit() takes the current span's context.
+    logger = logger_provider.get_logger("omie_otel.e2e")
     return tracer_provider, meter_provider, logger_provider, logger
 
 
 def test_one_span_metric_and_log_arrive_scrubbed_with_exact_values(stack, eventually) -> None:
+    from opentelemetry._logs import SeverityNumber
+
     service = f"omie-otel-e2e-{uuid.uuid4().hex[:8]}"
     tracer_provider, meter_provider, logger_provider, logger = _sdk_pipeline(stack.otlp_http_endpoint, service)
     try:
@@ -280,7 +279,11 @@ def test_one_span_metric_and_log_arrive_scrubbed_with_exact_values(stack, eventu
                 "note": "cliente 123.456.789-09",
             },
         ) as span:
-            logger.info("ListarClientes pagina 1 app_secret=s3cr3t-value")
+            logger.emit(
+                severity_number=SeverityNumber.INFO,
+                severity_text="INFO",
+                body="ListarClientes pagina 1 app_secret=s3cr3t-value",
+            )
             trace_id = format(span.get_span_context().trace_id, "032x")
             span_id = format(span.get_span_context().span_id, "016x")
         duration.record(0.25, {"mcp.method.name": "tools/call"})
