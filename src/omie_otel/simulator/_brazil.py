@@ -23,11 +23,11 @@ __all__ = [
     "ACTIVITIES",
     "BANKS",
     "CITIES",
-    "City",
     "FIRST_NAMES",
     "NEIGHBOURHOODS",
     "STREETS",
     "SURNAMES",
+    "City",
     "ascii_slug",
     "cnpj_check_digits",
     "cpf_check_digits",
@@ -52,7 +52,7 @@ def digits(text: str) -> str:
 
 
 def _mod11_digit(numbers: str, weights: tuple[int, ...] | range) -> str:
-    remainder = sum(int(d) * w for d, w in zip(numbers, weights)) % 11
+    remainder = sum(int(d) * w for d, w in zip(numbers, weights, strict=True)) % 11
     return "0" if remainder < 2 else str(11 - remainder)
 
 
@@ -106,11 +106,11 @@ def make_cnpj(rng: random.Random) -> str:
     return format_cnpj(base + cnpj_check_digits(base))
 
 
-def nfe_access_key(uf_code: int, yymm: str, cnpj: str, series: int, number: int, rng: random.Random) -> str:
+def nfe_access_key(uf_code: int, yymm: str, cnpj: str, series: int, number: int, *, rng: random.Random) -> str:
     """A 44-digit NF-e access key (model 55, normal emission) with its modulo-11 check digit."""
     body = f"{uf_code:02d}{yymm}{digits(cnpj)}55{series:03d}{number:09d}1{rng.randrange(10**8):08d}"
     weights = [2 + (i % 8) for i in range(len(body))]
-    remainder = sum(int(d) * w for d, w in zip(reversed(body), weights)) % 11
+    remainder = sum(int(d) * w for d, w in zip(reversed(body), weights, strict=True)) % 11
     check = 0 if remainder < 2 else 11 - remainder
     return body + str(check)
 
@@ -182,17 +182,21 @@ CITIES: tuple[City, ...] = (
     City("Manaus", "AM", 1302603, "92", "69"),
 )
 
+# fmt: off
 FIRST_NAMES: tuple[str, ...] = (
-    "Ana", "Beatriz", "Bruno", "Camila", "Carlos", "Daniela", "Eduardo", "Fernanda", "Gabriel", "Helena",
-    "Igor", "Juliana", "Larissa", "Leonardo", "Lucas", "Luiza", "Marcelo", "Mariana", "Mateus", "Patrícia",
-    "Paulo", "Rafael", "Renata", "Ricardo", "Rodrigo", "Sofia", "Thiago", "Vanessa", "Vinícius", "Júlia",
+    "Ana", "Beatriz", "Bruno", "Camila", "Carlos", "Daniela", "Eduardo", "Fernanda", "Gabriel", "Helena", "Igor",
+    "Juliana", "Larissa", "Leonardo", "Lucas", "Luiza", "Marcelo", "Mariana", "Mateus", "Patrícia", "Paulo",
+    "Rafael", "Renata", "Ricardo", "Rodrigo", "Sofia", "Thiago", "Vanessa", "Vinícius", "Júlia",
 )
+# fmt: on
 
+# fmt: off
 SURNAMES: tuple[str, ...] = (
-    "Almeida", "Alves", "Araújo", "Barbosa", "Cardoso", "Carvalho", "Castro", "Costa", "Dias", "Ferreira",
-    "Gomes", "Lima", "Martins", "Melo", "Mendes", "Moreira", "Nascimento", "Oliveira", "Pereira", "Ribeiro",
-    "Rocha", "Rodrigues", "Santos", "Silva", "Soares", "Souza", "Teixeira", "Vieira", "Azevedo", "Monteiro",
+    "Almeida", "Alves", "Araújo", "Barbosa", "Cardoso", "Carvalho", "Castro", "Costa", "Dias", "Ferreira", "Gomes",
+    "Lima", "Martins", "Melo", "Mendes", "Moreira", "Nascimento", "Oliveira", "Pereira", "Ribeiro", "Rocha",
+    "Rodrigues", "Santos", "Silva", "Soares", "Souza", "Teixeira", "Vieira", "Azevedo", "Monteiro",
 )
+# fmt: on
 
 #: (activity in the razão social, prefix of the nome fantasia)
 ACTIVITIES: tuple[tuple[str, str], ...] = (
@@ -214,17 +218,21 @@ ACTIVITIES: tuple[tuple[str, str], ...] = (
     ("Clínica Odontológica", "Odonto"),
 )
 
+# fmt: off
 STREETS: tuple[str, ...] = (
     "Rua das Flores", "Avenida Paulista", "Rua XV de Novembro", "Avenida Brasil", "Rua Sete de Setembro",
     "Rua Dom Pedro II", "Avenida Getúlio Vargas", "Rua Marechal Deodoro", "Rua Tiradentes", "Avenida Rio Branco",
     "Rua Santos Dumont", "Rua Barão do Rio Branco", "Avenida Independência", "Rua José Bonifácio",
     "Rua Voluntários da Pátria", "Avenida Presidente Vargas", "Rua Bela Cintra", "Rua Augusta",
 )
+# fmt: on
 
+# fmt: off
 NEIGHBOURHOODS: tuple[str, ...] = (
     "Centro", "Jardim América", "Vila Nova", "Boa Vista", "Santa Cecília", "Bela Vista", "Jardim Paulista",
     "Vila Mariana", "Savassi", "Batel", "Moinhos de Vento", "Pituba", "Boa Viagem", "Aldeota", "Trindade",
 )
+# fmt: on
 
 #: (código do banco, nome) of banks an Omie company typically holds accounts with
 BANKS: tuple[tuple[str, str], ...] = (

@@ -136,8 +136,7 @@ def duplicate_request(retry_at: str) -> OmieFault:
     return _client(
         "duplicate_request",
         1100,
-        "Esta requisição já foi processada ou está sendo processada e você pode tentar novamente "
-        f"às {retry_at}. (1)",
+        f"Esta requisição já foi processada ou está sendo processada e você pode tentar novamente às {retry_at}. (1)",
     )
 
 
@@ -216,6 +215,4 @@ def invalid_json_object() -> OmieFault:
 
 def unknown_call(call: str, service: str) -> OmieFault:
     """A ``call`` the endpoint does not have. [I: Omie's text for this is unknown]"""
-    return OmieFault(
-        "validation", 500, _SOAP_CLIENT, f"ERROR: O método [{call}] não existe no serviço [{service}]!"
-    )
+    return OmieFault("validation", 500, _SOAP_CLIENT, f"ERROR: O método [{call}] não existe no serviço [{service}]!")

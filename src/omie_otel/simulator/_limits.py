@@ -70,6 +70,10 @@ class InFlight:
         """Requests of ``key`` in progress now."""
         return self._counts.get(key, 0)
 
+    def total(self) -> int:
+        """Requests in progress over every key."""
+        return sum(self._counts.values())
+
     @contextmanager
     def hold(self, key: Hashable) -> Iterator[int]:
         """Count one more request of ``key`` until the block ends; yields the count including it."""
