@@ -75,6 +75,35 @@ _SAFE_KEYS = frozenset(
     }
 )
 
+#: Attribute keys whose values are identifiers or enums we set, never free text: their values are not scanned.
+#: (A random session id can hold 11 digits in a row that pass the CPF check; redacting it would break correlation.)
+_OPAQUE_VALUE_KEYS = frozenset(
+    {
+        "mcp.method.name",
+        "mcp.session.id",
+        "mcp.protocol.version",
+        "jsonrpc.request.id",
+        "gen_ai.operation.name",
+        "network.transport",
+        "network.protocol.name",
+        "network.protocol.version",
+        "error.type",
+        "rpc.response.status_code",
+        "http.request.method",
+        "server.address",
+        "fastmcp.span.seam",
+        "fastmcp.component.type",
+        "fastmcp.provider.type",
+        "omie.call",
+        "omie.endpoint",
+        "omie.request_id",
+        "omie.fault.kind",
+        "omie.fault.code",
+        "omie.ratelimit.kind",
+        "omie_otel.redacted",
+    }
+)
+
 _DIGITS = re.compile(r"\D")
 # CPF 000.000.000-00 / CNPJ 00.000.000/0000-00, formatted or as bare digit runs.
 _CPF_FORMATTED = r"\d{3}\.\d{3}\.\d{3}-\d{2}"
@@ -131,13 +160,22 @@ class ScrubMatch:
 ScrubCallback = Callable[[ScrubMatch], Any]
 
 
+_CLEAN_CACHE_SIZE = 4096
+_CACHEABLE_LENGTH = 512
+
+
 class _SecretRegistry:
-    """Exact secret values to remove from any string, shared process-wide."""
+    """Exact secret values to remove from any string, shared process-wide.
+
+    ``generation`` changes whenever a secret is added, which invalidates every scrubber's cache of strings known
+    to be clean.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._secrets: dict[str, str] = {}
         self._regex: re.Pattern[str] | None = None
+        self.generation = 0
 
     def add(self, value: str, label: str) -> None:
         if not isinstance(value, str) or len(value) < 4 or value in self._secrets:
@@ -146,6 +184,7 @@ class _SecretRegistry:
             self._secrets[value] = label
             alternatives = sorted(self._secrets, key=len, reverse=True)
             self._regex = re.compile("|".join(re.escape(s) for s in alternatives))
+            self.generation += 1
 
     def sub(self, text: str, on_match: Callable[[str, str], str]) -> str:
         regex = self._regex
@@ -223,6 +262,7 @@ class Scrubber:
         self._documents = documents
         self._callback = callback
         self._key_cache: dict[str, str | None] = {}
+        self._clean: dict[str, int] = {}
 
     # -- keys -------------------------------------------------------------------------------------------------------
     def _key_reason(self, key: str) -> str | None:
@@ -256,6 +296,10 @@ class Scrubber:
         """Remove known secrets, inline ``key=value`` secrets and documents from free text."""
         if len(text) < 4:
             return text
+        cache = self._clean
+        generation = _registry.generation
+        if cache.get(text) == generation:
+            return text  # seen before, nothing to remove, and no secret registered since (the hot path)
         if text[0] in "{[" and text[-1] in "}]":
             try:
                 parsed = json.loads(text)
@@ -267,10 +311,14 @@ class Scrubber:
                     if scrubbed != parsed:
                         return json.dumps(scrubbed, ensure_ascii=False, default=str)
         out = _registry.sub(text, lambda v, label: self._marker(path, v, label, redacted))
-        if "=" in out or ":" in out:
+        if ("=" in out or ":" in out) and _INLINE_SECRET_RE.search(out):
             out = _INLINE_SECRET_RE.sub(lambda m: self._inline(m, path, redacted), out)
-        if self._documents and any(c.isdigit() for c in out):
+        if self._documents and _DOC_RE.search(out):
             out = _DOC_RE.sub(lambda m: self._document(m, path, redacted), out)
+        if out == text and len(text) <= _CACHEABLE_LENGTH:
+            if len(cache) >= _CLEAN_CACHE_SIZE:
+                cache.clear()
+            cache[text] = generation
         return out
 
     def _inline(self, m: re.Match[str], path: tuple[str | int, ...], redacted: list[str] | None) -> str:
@@ -318,7 +366,10 @@ class Scrubber:
         if not attributes:
             return None
         changed: dict[str, Any] | None = None
-        for key, value in attributes.items():
+        plain = getattr(attributes, "_dict", attributes)  # BoundedAttributes: iterate its dict, not the locked view
+        for key, value in plain.items():
+            if key in _OPAQUE_VALUE_KEYS:
+                continue
             reason = self._key_reason(key)
             if reason is not None:
                 new: Any = self._marker((prefix, key), value, reason, redacted)
