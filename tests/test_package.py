@@ -106,3 +106,12 @@ def test_env_configured_sdk_has_service_name_and_exporters() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode().split() == ["servidor-omie", "TraceIdRatioBased"]
+
+
+def test_cli_version_and_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from omie_otel.__main__ import main
+
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.strip() == omie_otel.__version__
+    assert main(["frobnicate"]) == 2
+    assert "unknown command 'frobnicate'; use 'simulator' or 'version'" in capsys.readouterr().err

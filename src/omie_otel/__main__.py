@@ -1,0 +1,44 @@
+"""The ``omie-otel`` command.
+
+Example:
+    ``omie-otel simulator --port 8765``   serve the Omie API simulator on 127.0.0.1:8765
+    ``omie-otel version``                 print the installed version
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+_USAGE = """usage: omie-otel <command> [options]
+
+commands:
+  simulator   serve the Omie API simulator (see: omie-otel simulator --help)
+  version     print the omie-otel version
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch ``omie-otel <command>``; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_USAGE, end="")
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "simulator":
+        from omie_otel.simulator.__main__ import main as simulator_main
+
+        return simulator_main(rest)
+    if command == "version":
+        from omie_otel.version import __version__
+
+        print(__version__)
+        return 0
+    print(f"omie-otel: unknown command {command!r}; use 'simulator' or 'version'\n\n{_USAGE}", end="", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
