@@ -81,7 +81,7 @@ async def main(calls: int, rounds: int) -> int:
                 gc.collect()
                 fastmcp.settings.telemetry_mode = "off" if mode == "bare" else "native"
                 if mode == "omie_otel":
-                    omie_otel.instrument(mcp, tracer_provider=provider, meter_provider=meters, logs=False)
+                    omie_otel.instrument(mcp, tracer_provider=provider, meter_provider=meters)
                 try:
                     results[mode].append(await _calls(client, calls))
                 finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import threading
 import time
@@ -124,7 +125,7 @@ def _patch_fastmcp(state: _State) -> None:
     except ImportError:  # FastMCP 2.x: no native spans
         fst = None
     if fst is not None and hasattr(fst, "get_tracer"):
-        native_enabled = getattr(__import__("fastmcp.telemetry", fromlist=["x"]), "native_spans_enabled", None)
+        native_enabled = getattr(importlib.import_module("fastmcp.telemetry"), "native_spans_enabled", None)
 
         def get_tracer(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             if _state is None or not _state.telemetry.enabled:

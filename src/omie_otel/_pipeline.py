@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Status
@@ -32,6 +34,8 @@ __all__ = [
     "ExportStats",
     "export_stats",
     "CountingSpanExporter",
+    "CountingMetricExporter",
+    "CountingLogExporter",
 ]
 
 _logger = logging.getLogger("omie_otel")
@@ -201,8 +205,6 @@ class CountingSpanExporter(SpanExporter):
         self._inner = inner
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        import time
-
         try:
             result = self._inner.export(spans)
         except Exception:  # noqa: BLE001 - an exporter bug is an export failure, not a crash
@@ -215,3 +217,57 @@ class CountingSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
+
+
+class CountingMetricExporter(MetricExporter):
+    """Wraps a metric exporter, keeping its temporality preferences, and counts failed exports."""
+
+    def __init__(self, inner: MetricExporter) -> None:
+        super().__init__(
+            preferred_temporality=getattr(inner, "_preferred_temporality", None),
+            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+        )
+        self._inner = inner
+
+    def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        points = sum(
+            len(m.data.data_points)
+            for rm in metrics_data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+        )
+        try:
+            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        except Exception:  # noqa: BLE001 - an exporter bug is an export failure, not a crash
+            result = MetricExportResult.FAILURE
+        export_stats.record("metrics", points, result == MetricExportResult.SUCCESS, time.time_ns())
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+class CountingLogExporter:
+    """Wraps a log exporter and counts exported and failed records in :data:`export_stats`."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def export(self, batch: Any) -> Any:
+        from opentelemetry.sdk._logs.export import LogExportResult
+
+        try:
+            result = self._inner.export(batch)
+        except Exception:  # noqa: BLE001 - an exporter bug is an export failure, not a crash
+            result = LogExportResult.FAILURE
+        export_stats.record("logs", len(batch), result == LogExportResult.SUCCESS, time.time_ns())
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return bool(self._inner.force_flush(timeout_millis))

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from omie_otel._pipeline import CountingSpanExporter, export_stats
+from omie_otel._pipeline import CountingLogExporter, CountingMetricExporter, CountingSpanExporter
 
 __all__ = ["Providers", "configure_from_env", "sdk_disabled", "is_sdk_provider"]
 
@@ -88,58 +87,6 @@ def _exporter(signal: str, env: Mapping[str, str]) -> Any:
     return OTLPLogExporter()
 
 
-class CountingMetricExporter(MetricExporter):
-    """Wraps a metric exporter, keeping its temporality preferences, and counts failed exports."""
-
-    def __init__(self, inner: MetricExporter) -> None:
-        super().__init__(
-            preferred_temporality=getattr(inner, "_preferred_temporality", None),
-            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
-        )
-        self._inner = inner
-
-    def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
-        points = sum(
-            len(m.data.data_points)
-            for rm in metrics_data.resource_metrics
-            for sm in rm.scope_metrics
-            for m in sm.metrics
-        )
-        try:
-            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-        except Exception:  # noqa: BLE001
-            result = MetricExportResult.FAILURE
-        export_stats.record("metrics", points, result == MetricExportResult.SUCCESS, time.time_ns())
-        return result
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return self._inner.force_flush(timeout_millis)
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
-
-
-def _counting_log_exporter(inner: Any) -> Any:
-    from opentelemetry.sdk._logs.export import LogExportResult
-
-    class CountingLogExporter:
-        def export(self, batch: Any) -> Any:
-            try:
-                result = inner.export(batch)
-            except Exception:  # noqa: BLE001
-                result = LogExportResult.FAILURE
-            export_stats.record("logs", len(batch), result == LogExportResult.SUCCESS, time.time_ns())
-            return result
-
-        def shutdown(self) -> None:
-            inner.shutdown()
-
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return bool(inner.force_flush(timeout_millis))
-
-    return CountingLogExporter()
-
-
 def configure_from_env(service_name: str | None, environ: Mapping[str, str] | None = None) -> Providers | None:
     """Create SDK providers exporting over OTLP, set them globally, and flush them at interpreter exit.
 
@@ -165,7 +112,7 @@ def configure_from_env(service_name: str | None, environ: Mapping[str, str] | No
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(
-        BatchLogRecordProcessor(_counting_log_exporter(_exporter("logs", env)))
+        BatchLogRecordProcessor(CountingLogExporter(_exporter("logs", env)))
     )
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
