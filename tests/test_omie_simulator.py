@@ -89,3 +89,25 @@ def test_sync_client_against_the_simulator_thread_server(telemetry: Any) -> None
     data = telemetry.reader.get_metrics_data()
     exported += data.to_json() if data else ""
     assert DEFAULT_APP_SECRET not in exported and json.dumps(DEFAULT_APP_SECRET)[1:-1] not in exported
+
+
+def test_exactly_one_client_span_even_with_contrib_httpx_instrumentation(telemetry: Any) -> None:
+    """opentelemetry-instrument loads contrib's httpx instrumentor too: an Omie call must still be one span."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    from omie_otel.simulator import serve_in_thread
+
+    contrib = HTTPXClientInstrumentor()
+    contrib.instrument(tracer_provider=telemetry.tracer_provider)
+    try:
+        with serve_in_thread(OmieSimulator(seed=2)) as url:
+            omie_otel.instrument(None, meter_provider=telemetry.meter_provider, host_metrics=False, omie_url=url)
+            with httpx.Client() as client:
+                client.post(url + "v1/geral/categorias/", json=payload("ListarCategorias", pagina=1))
+                client.get(url + "v1/geral/categorias/")  # not an Omie POST we know, but under the prefix
+                client.get(url.replace("/api/", "/outra-coisa"))  # outside the prefix: contrib's span only
+    finally:
+        contrib.uninstrument()
+    clients = telemetry.finished(SpanKind.CLIENT)
+    names = sorted(s.name for s in clients)
+    assert names == ["GET", "omie ListarCategorias", "omie geral/categorias"], names
