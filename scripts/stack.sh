@@ -5,7 +5,7 @@
 #                                --metrics-> Prometheus (remote-write receiver) --alerts--> Alertmanager
 #                                --logs----> VictoriaLogs (OTLP/HTTP, LogsQL)
 #
-# Usage: scripts/stack.sh up|down|status|build|deps|env
+# Usage: scripts/stack.sh up|down|status|build|deps|env|stop NAME|start NAME
 #   build   build (or take from the cache) otelcol-omie, jaeger and victoria-logs into .stack/bin/
 #   deps    install prometheus/alertmanager (with promtool/amtool) from Debian's packages if missing
 #   up      build, install prometheus/alertmanager from Debian if missing, start everything, wait until
@@ -13,6 +13,8 @@
 #   down    stop everything this stack started (TERM, then KILL after STACK_STOP_TIMEOUT); idempotent
 #   status  one line per component; exit 0 only if all are running and ready
 #   env     print the env file of the running stack
+#   stop NAME / start NAME   stop or (re)start one component of a running stack, e.g. `stop otelcol` to see
+#           what a dead collector does to the application (fault tests), then `start otelcol`
 #
 # Environment (defaults in brackets):
 #   STACK_PORT_OFFSET [0]         added to every port, so a second stack (e.g. the e2e tests' 20000) can run
@@ -400,5 +402,12 @@ case "${1:-}" in
   build) cmd_build ;;
   deps) ensure_debian_packages ;;
   env) cat "$STACK_DIR/env" ;;
+  stop|start)
+    [[ " ${COMPONENTS[*]} " == *" ${2:-} "* ]] || die "usage: $0 $1 NAME, NAME one of: ${COMPONENTS[*]}"
+    exec 9>"$STACK_DIR/.lock"; flock -w 60 9 || die "another scripts/stack.sh holds $STACK_DIR/.lock"
+    if [[ "$1" == stop ]]; then stop_one "$2"; else
+      running_pid "$2" >/dev/null && die "$2 is already running"
+      start "$2"; wait_ready "$2" || exit 1; log "$2 started"
+    fi ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
