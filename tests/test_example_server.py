@@ -219,6 +219,28 @@ async def test_identical_queries_are_answered_from_cache_not_redundant() -> None
     assert sim.stats.calls["PesquisarTipoDocumento"] == 1 and not sim.stats.faults
 
 
+async def test_identical_concurrent_queries_reach_omie_once() -> None:
+    mcp, _, sim, _ = make(OmieSimulator(seed=7, latency_ms=30))
+    async with Client(mcp) as client:
+        results = await asyncio.gather(*(client.call_tool("consultar_clientes", {"pagina": 1}) for _ in range(8)))
+    assert len({json.dumps(r.structured_content) for r in results}) == 1
+    assert sim.stats.calls["ListarClientes"] == 1 and not sim.stats.faults  # no REDUNDANT for the 5th to 8th
+
+
+async def test_testar_conexao_asks_omie_again_only_after_a_fault() -> None:
+    mcp, _, sim, sleeps = make()
+    for _ in range(3):
+        assert (await call(mcp, "testar_conexao")).structured_content["conectado"]
+    assert sim.stats.calls["ListarEmpresas"] == 1
+    sim.inject_fault("server_error", call="ListarClientes", times=10)
+    assert (await call(mcp, "consultar_clientes")).is_error
+    waits = len(sleeps.waits)
+    result = await call(mcp, "testar_conexao")  # fresh: Omie answers REDUNDANT, which proves the key works
+    assert not result.is_error and result.structured_content["conectado"]
+    assert sim.stats.calls["ListarEmpresas"] == 2 and sim.stats.faults["redundant"] == 1
+    assert len(sleeps.waits) == waits  # a connection test does not retry
+
+
 async def test_concurrency_never_exceeds_omies_limit() -> None:
     sim = OmieSimulator(seed=7, latency_ms=30, latency_jitter_ms=20)
     mcp, *_ = make(sim, cache_ttl=0)

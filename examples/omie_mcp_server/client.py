@@ -12,9 +12,9 @@ One shared ``httpx.AsyncClient`` (timeouts, a bounded connection pool) for the w
   ends, instead of hammering a blocked key) nor an input error. Writes are retried only when Omie certainly did
   nothing (1880, 429, a connection that never opened);
 * 5113 "Não existem registros para a página" is an empty page, not an error;
-* identical queries (``Listar*``/``Consultar*``/``Pesquisar*`` with the same parameters) are answered from a
-  60-second cache: Omie refuses them inside that window anyway (REDUNDANT), so the cached answer is the best one
-  there is;
+* identical queries (``Listar*``/``Consultar*``/``Pesquisar*`` with the same parameters) are sent once at a time
+  and then answered from a 60-second cache: Omie refuses them inside that window anyway (REDUNDANT), so the cached
+  answer is the best one there is;
 * every other fault raises :class:`OmieError`, which carries the classified fault (:class:`omie_otel.omie.OmieFault`).
 
 The client's pool is registered with :func:`omie_otel.host_metrics.register_pool` as ``"omie"``, so
@@ -39,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import json
@@ -259,6 +260,7 @@ class OmieClient:
         register_pool("omie", self._http)
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._cache: OrderedDict[tuple[str, str, str], tuple[float, dict[str, Any]]] = OrderedDict()
+        self._flights: dict[tuple[str, str, str], list[Any]] = {}
         self._blocked_until: dict[str, float] = {}
         self._requests = 0
         self._faults: Counter[str] = Counter()
@@ -281,7 +283,13 @@ class OmieClient:
     # --- the one entry point -----------------------------------------------------------------------------------
 
     async def call(
-        self, endpoint: str, call: str, param: Mapping[str, Any] | None = None, *, use_cache: bool = True
+        self,
+        endpoint: str,
+        call: str,
+        param: Mapping[str, Any] | None = None,
+        *,
+        fresh: bool = False,
+        retries: int | None = None,
     ) -> dict[str, Any]:
         """Call ``call`` on ``endpoint`` with ``param`` and return Omie's answer.
 
@@ -289,7 +297,9 @@ class OmieClient:
             endpoint: The service path, e.g. ``"geral/clientes"``.
             call: The method, e.g. ``"ListarClientes"``.
             param: The request object (sent as ``"param": [param]``).
-            use_cache: Answer an identical recent query from memory (queries only).
+            fresh: Ask Omie even when an identical query was answered less than ``cache_ttl`` ago (the answer then
+                refreshes the cache). Writes are never cached.
+            retries: Retries allowed for this call (default: ``max_retries``); ``0`` answers after one request.
 
         Returns:
             Omie's JSON answer; for 5113 an empty page (``{"pagina": N, "total_de_paginas": 0, ...}``).
@@ -302,37 +312,37 @@ class OmieClient:
             ...                        {"pagina": 1, "registros_por_pagina": 20})
         """
         param = dict(param or {})
+        max_retries = self.max_retries if retries is None else retries
+        if not (self.cache_ttl > 0 and call.startswith(_QUERY_PREFIXES)):
+            return await self._request(endpoint, call, param, max_retries)
         key = (endpoint, call, json.dumps(param, sort_keys=True, default=str))
-        cacheable = use_cache and self.cache_ttl > 0 and call.startswith(_QUERY_PREFIXES)
-        if cacheable:
-            cached = self._cached(key)
+        async with self._single_flight(key):  # an identical query in flight: wait for it, then read the cache
+            cached = None if fresh else self._cached(key)
             if cached is not None:
                 _logger.debug("Omie %s: resposta em cache", call)
                 return cached
+            result = await self._request(endpoint, call, param, max_retries)
+            self._store(key, result)
+            return result
+
+    async def _request(self, endpoint: str, call: str, param: dict[str, Any], max_retries: int) -> dict[str, Any]:
+        """Send until an answer, a fault not worth retrying, or ``max_retries`` retries."""
         self._check_block(endpoint, call)
         attempt = 0
         while True:
             fault, body, sent = await self._send(endpoint, call, param)
             if fault is None or fault.kind == "no_records":
                 self._last_ok = _now_iso()
-                result = body if fault is None else _empty_page(param)
                 self._last_outcome = "ok"
-                if cacheable:
-                    self._store(key, result)
-                return result
+                return body if fault is None else _empty_page(param)
             self._note_fault(call, fault)
-            if attempt >= self.max_retries or not self._retryable(call, fault, sent):
+            if attempt >= max_retries or not self._retryable(call, fault, sent):
                 _logger.warning("Omie %s falhou após %d tentativa(s): %s", call, attempt + 1, self._describe(fault))
                 raise OmieError(fault, call=call, endpoint=endpoint, attempts=attempt + 1)
             wait = self._retry_wait(fault, attempt)
             attempt += 1
             _logger.warning(
-                "Omie %s: %s; nova tentativa %d/%d em %.1f s",
-                call,
-                self._describe(fault),
-                attempt,
-                self.max_retries,
-                wait,
+                "Omie %s: %s; nova tentativa %d/%d em %.1f s", call, self._describe(fault), attempt, max_retries, wait
             )
             await self._sleep(wait)
 
@@ -491,6 +501,19 @@ class OmieClient:
         message = f"API bloqueada por consumo indevido. Tente novamente em {remaining:.0f} segundos."
         fault = OmieFault("misuse_blocked", "MISUSE_API_PROCESS", message, remaining)
         raise OmieError(fault, call=call, endpoint=endpoint, attempts=0)
+
+    @contextlib.asynccontextmanager
+    async def _single_flight(self, key: tuple[str, str, str]) -> AsyncIterator[None]:
+        """One request per distinct query at a time: Omie would answer a second identical one REDUNDANT."""
+        entry = self._flights.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._flights[key]
 
     def _cached(self, key: tuple[str, str, str]) -> dict[str, Any] | None:
         entry = self._cache.get(key)

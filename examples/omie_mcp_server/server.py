@@ -37,6 +37,12 @@ __all__ = ["build_server", "tool_error"]
 logger = logging.getLogger("omie_mcp")
 
 _READ_ONLY = {"readOnlyHint": True, "openWorldHint": True}
+
+# Parameter types shared by the tools (the descriptions are what the assistant reads).
+Pagina = Annotated[int, Field(ge=1, description="Página, a partir de 1.")]
+RegistrosPorPagina = Annotated[int, Field(ge=1, le=500, description="Registros por página (até 500).")]
+DataInicio = Annotated[str, Field(description="Início do período de emissão, dd/mm/aaaa.")]
+DataFim = Annotated[str, Field(description="Fim do período de emissão, dd/mm/aaaa.")]
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 _MESSAGES: Mapping[str, str] = {
@@ -188,10 +194,17 @@ def build_server(client: OmieClient | None = None) -> FastMCP:
 
         Use antes das outras ferramentas, ou quando elas falharem, para saber se o problema é de conexão.
         """
+        # While Omie answers well, a check from the last minute stands (asking again would be REDUNDANT and count
+        # towards the misuse block); after a fault, ask once, fresh, without retrying.
+        fresh = omie.status()["estado"] != "ok"
         start = time.perf_counter()
         try:
             body = await omie.call(
-                "geral/empresas", "ListarEmpresas", {"pagina": 1, "registros_por_pagina": 1}, use_cache=False
+                "geral/empresas",
+                "ListarEmpresas",
+                {"pagina": 1, "registros_por_pagina": 1},
+                fresh=fresh,
+                retries=0 if fresh else None,
             )
         except OmieError as exc:
             if exc.fault.kind != "redundant":
@@ -200,19 +213,19 @@ def build_server(client: OmieClient | None = None) -> FastMCP:
             body = {}  # Omie answered and checked the key; it only refuses the same query twice in a minute
         elapsed_ms = round((time.perf_counter() - start) * 1000)
         empresa = (body.get("empresas_cadastro") or [{}])[0]
-        logger.info("testar_conexao: conectado em %d ms", elapsed_ms)
+        logger.info("testar_conexao: conectado (%d ms)", elapsed_ms)
         return {
             "conectado": True,
             "empresa": empresa.get("razao_social"),
             "nome_fantasia": empresa.get("nome_fantasia"),
-            "latencia_ms": elapsed_ms,
+            "tempo_ms": elapsed_ms,
             "simulador": omie.settings.simulator,
         }
 
     @mcp.tool(annotations=_READ_ONLY)
     async def consultar_clientes(
-        pagina: Annotated[int, Field(ge=1, description="Página, a partir de 1.")] = 1,
-        registros_por_pagina: Annotated[int, Field(ge=1, le=500, description="Clientes por página (até 500).")] = 50,
+        pagina: Pagina = 1,
+        registros_por_pagina: RegistrosPorPagina = 50,
         cnpj_cpf: Annotated[str | None, Field(description="Filtra por CNPJ ou CPF, com ou sem pontuação.")] = None,
         razao_social: Annotated[str | None, Field(description="Filtra pela razão social (trecho do nome).")] = None,
     ) -> dict[str, Any]:
@@ -378,20 +391,14 @@ def build_server(client: OmieClient | None = None) -> FastMCP:
 
     @mcp.tool(annotations=_READ_ONLY)
     async def consultar_contas_pagar(
-        data_inicio: Annotated[str, Field(description="Início do período de emissão, dd/mm/aaaa.")],
-        data_fim: Annotated[str, Field(description="Fim do período de emissão, dd/mm/aaaa.")],
-        pagina: Annotated[int, Field(ge=1, description="Página, a partir de 1.")] = 1,
-        registros_por_pagina: Annotated[int, Field(ge=1, le=500, description="Contas por página (até 500).")] = 20,
+        data_inicio: DataInicio, data_fim: DataFim, pagina: Pagina = 1, registros_por_pagina: RegistrosPorPagina = 20
     ) -> dict[str, Any]:
         """Lista as contas a pagar emitidas no período, com vencimento, valor e situação de cada título."""
         return await list_bills("pagar", data_inicio, data_fim, pagina, registros_por_pagina)
 
     @mcp.tool(annotations=_READ_ONLY)
     async def consultar_contas_receber(
-        data_inicio: Annotated[str, Field(description="Início do período de emissão, dd/mm/aaaa.")],
-        data_fim: Annotated[str, Field(description="Fim do período de emissão, dd/mm/aaaa.")],
-        pagina: Annotated[int, Field(ge=1, description="Página, a partir de 1.")] = 1,
-        registros_por_pagina: Annotated[int, Field(ge=1, le=500, description="Contas por página (até 500).")] = 20,
+        data_inicio: DataInicio, data_fim: DataFim, pagina: Pagina = 1, registros_por_pagina: RegistrosPorPagina = 20
     ) -> dict[str, Any]:
         """Lista as contas a receber emitidas no período, com vencimento, valor e situação de cada título."""
         return await list_bills("receber", data_inicio, data_fim, pagina, registros_por_pagina)
