@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m omie_otel.demo
+	$(BIN)/python -m examples.demo
 
 # Every test: unit + integration on the newest FastMCP, the other FastMCP majors, then the real stack end to end.
 test: $(STAMP)

@@ -1,0 +1,7 @@
+"""``python -m examples.demo``: see :mod:`examples.demo`."""
+
+import sys
+
+from examples.demo.runner import main
+
+sys.exit(main())
