@@ -257,3 +257,11 @@ def test_no_span_after_uninstrument(telemetry: Any) -> None:
         client.post(OMIE + "geral/clientes/", json=body("ListarClientes", pagina=1))
     assert omie_spans(telemetry) == []
     assert trace.get_current_span().get_span_context().is_valid is False
+
+
+def test_fault_kind_type_matches_the_semconv_contract() -> None:
+    from typing import get_args
+
+    from omie_otel.omie import FaultKind
+
+    assert get_args(FaultKind) == sc.OMIE_FAULT_KINDS

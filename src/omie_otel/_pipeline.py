@@ -198,6 +198,16 @@ class ExportStats:
 export_stats = ExportStats()
 
 
+def _counted(signal: str, items: int, export: Any, success: Any, failure: Any) -> Any:
+    """Run one export, count its items as exported or failed; an exporter that raises has failed, not crashed."""
+    try:
+        result = export()
+    except Exception:  # noqa: BLE001
+        result = failure
+    export_stats.record(signal, items, result == success, time.time_ns())
+    return result
+
+
 class CountingSpanExporter(SpanExporter):
     """Wraps a span exporter and counts exported and failed spans in :data:`export_stats`."""
 
@@ -205,12 +215,9 @@ class CountingSpanExporter(SpanExporter):
         self._inner = inner
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        try:
-            result = self._inner.export(spans)
-        except Exception:  # noqa: BLE001 - an exporter bug is an export failure, not a crash
-            result = SpanExportResult.FAILURE
-        export_stats.record("traces", len(spans), result == SpanExportResult.SUCCESS, time.time_ns())
-        return result
+        return _counted(
+            "traces", len(spans), lambda: self._inner.export(spans), SpanExportResult.SUCCESS, SpanExportResult.FAILURE
+        )
 
     def shutdown(self) -> None:
         self._inner.shutdown()
@@ -236,12 +243,13 @@ class CountingMetricExporter(MetricExporter):
             for sm in rm.scope_metrics
             for m in sm.metrics
         )
-        try:
-            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-        except Exception:  # noqa: BLE001 - an exporter bug is an export failure, not a crash
-            result = MetricExportResult.FAILURE
-        export_stats.record("metrics", points, result == MetricExportResult.SUCCESS, time.time_ns())
-        return result
+        return _counted(
+            "metrics",
+            points,
+            lambda: self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs),
+            MetricExportResult.SUCCESS,
+            MetricExportResult.FAILURE,
+        )
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return self._inner.force_flush(timeout_millis)
@@ -259,12 +267,9 @@ class CountingLogExporter:
     def export(self, batch: Any) -> Any:
         from opentelemetry.sdk._logs.export import LogExportResult
 
-        try:
-            result = self._inner.export(batch)
-        except Exception:  # noqa: BLE001 - an exporter bug is an export failure, not a crash
-            result = LogExportResult.FAILURE
-        export_stats.record("logs", len(batch), result == LogExportResult.SUCCESS, time.time_ns())
-        return result
+        return _counted(
+            "logs", len(batch), lambda: self._inner.export(batch), LogExportResult.SUCCESS, LogExportResult.FAILURE
+        )
 
     def shutdown(self) -> None:
         self._inner.shutdown()

@@ -20,6 +20,8 @@ import math
 import re
 from typing import Any
 
+from omie_otel.semconv import OMIE_FAULT_KINDS
+
 __all__ = [
     "FAULT_KINDS",
     "OmieFault",
@@ -43,18 +45,7 @@ __all__ = [
 ]
 
 #: The fault kinds the simulator produces (a subset of ``semconv.OMIE_FAULT_KINDS``: no ``transport``/``unknown``).
-FAULT_KINDS: tuple[str, ...] = (
-    "no_records",
-    "redundant",
-    "concurrent_request",
-    "duplicate_request",
-    "rate_limited",
-    "misuse_blocked",
-    "auth",
-    "validation",
-    "not_found",
-    "server_error",
-)
+FAULT_KINDS: tuple[str, ...] = tuple(k for k in OMIE_FAULT_KINDS if k not in ("transport", "unknown"))
 
 _SOAP_CLIENT = "SOAP-ENV:Client"
 _SOAP_SERVER = "SOAP-ENV:Server"
