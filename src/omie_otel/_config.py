@@ -16,6 +16,10 @@ __all__ = ["Options", "resolve_options", "DEFAULT_OMIE_URL"]
 _logger = logging.getLogger("omie_otel")
 
 DEFAULT_OMIE_URL = "https://app.omie.com.br/api/"
+#: Readiness fails at or above these percentages of memory / disk in use (the seed plan's 85 % and 90 %).
+DEFAULT_MEMORY_THRESHOLD = 85.0
+DEFAULT_DISK_THRESHOLD = 90.0
+_ALERTMANAGER_EXAMPLE = "http://127.0.0.1:9093"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -37,6 +41,12 @@ class Options:
     scrub_patterns: tuple[str, ...] = ()
     scrub_callback: ScrubCallback | None = None
     ops_tools: bool = False
+    alertmanager_url: str | None = None
+    health_routes: bool = True
+    health_port: int | None = None
+    health_memory_threshold: float = DEFAULT_MEMORY_THRESHOLD
+    health_disk_threshold: float = DEFAULT_DISK_THRESHOLD
+    health_omie_probe: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -91,12 +101,39 @@ def _log_level(value: str | int, source: str) -> int:
     return level
 
 
-def _check_url(url: str, source: str) -> str:
+def _check_url(url: str, source: str, example: str = DEFAULT_OMIE_URL) -> str:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError(
-            f"{source}={url!r} is not an http(s) URL prefix; pass something like {DEFAULT_OMIE_URL!r}"
+            f"{source}={url!r} is not an http(s) URL prefix; pass something like {example!r}"
         )
     return url
+
+
+def _percent(value: Any, source: str) -> float:
+    """A threshold in percent, 0-100. ``0.85`` is refused: it reads like a fraction and would mean 0.85 %."""
+    text = value.strip().rstrip("%").strip() if isinstance(value, str) else value
+    try:
+        number = float(text)
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or not 0 <= number <= 100 or 0 < number < 1:
+        raise ValueError(
+            f"{source}={value!r} is not a percentage from 0 to 100; write 85 for 85 % (not 0.85)"
+        )
+    return number
+
+
+def _port(value: Any, source: str) -> int | None:
+    """A TCP port for the loopback health listener; 0 picks a free one. ``None`` (or an empty value) is off."""
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    try:
+        port = int(value) if not isinstance(value, bool) else -1
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{source}={value!r} is not a TCP port; use 0-65535 (0 picks a free port), e.g. 8081")
+    return port
 
 
 def resolve_options(
@@ -114,6 +151,12 @@ def resolve_options(
     scrub_patterns: Sequence[str] | None = None,
     scrub_callback: ScrubCallback | None = None,
     ops_tools: bool | None = None,
+    alertmanager_url: str | None = None,
+    health_routes: bool | None = None,
+    health_port: int | None = None,
+    health_memory_threshold: float | None = None,
+    health_disk_threshold: float | None = None,
+    health_omie_probe: bool | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Options:
     """Resolve every setting. Bad arguments raise ``ValueError``; bad environment values warn and use the default.
@@ -162,6 +205,24 @@ def resolve_options(
     else:
         level = _log_level(log_level, "log_level")
 
+    def from_env(var: str, parse: Any, default: Any) -> Any:
+        raw = env.get(var)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return parse(raw, var)
+        except ValueError as exc:
+            _logger.warning("omie-otel: %s. Using the default (%s).", exc, default)
+            return default
+
+    def pick(arg: Any, name: str, var: str, parse: Any, default: Any) -> Any:
+        return from_env(var, parse, default) if arg is None else parse(arg, name)
+
+    if alertmanager_url is None:
+        am_url = from_env(ev.OMIE_OTEL_ALERTMANAGER_URL, lambda v, s: _check_url(v, s, _ALERTMANAGER_EXAMPLE), None)
+    else:
+        am_url = _check_url(alertmanager_url, "alertmanager_url", _ALERTMANAGER_EXAMPLE)
+
     if scrub_callback is not None and not callable(scrub_callback):
         raise ValueError(f"scrub_callback={scrub_callback!r} must be callable: def cb(match: ScrubMatch) -> Any")
 
@@ -185,4 +246,16 @@ def resolve_options(
         else (_env_list(env, ev.OMIE_OTEL_SCRUB_PATTERNS) or ()),
         scrub_callback=scrub_callback,
         ops_tools=pick_bool(ops_tools, "ops_tools", ev.OMIE_OTEL_OPS_TOOLS, False),
+        alertmanager_url=am_url,
+        health_routes=pick_bool(health_routes, "health_routes", ev.OMIE_OTEL_HEALTH_ROUTES, True),
+        health_port=pick(health_port, "health_port", ev.OMIE_OTEL_HEALTH_PORT, _port, None),
+        health_memory_threshold=pick(
+            health_memory_threshold, "health_memory_threshold", ev.OMIE_OTEL_HEALTH_MEMORY_THRESHOLD, _percent,
+            DEFAULT_MEMORY_THRESHOLD,
+        ),
+        health_disk_threshold=pick(
+            health_disk_threshold, "health_disk_threshold", ev.OMIE_OTEL_HEALTH_DISK_THRESHOLD, _percent,
+            DEFAULT_DISK_THRESHOLD,
+        ),
+        health_omie_probe=pick_bool(health_omie_probe, "health_omie_probe", ev.OMIE_OTEL_HEALTH_OMIE_PROBE, True),
     )

@@ -26,7 +26,7 @@ from omie_otel._guard import internal_error
 from omie_otel.omie import OmieFault, classify, endpoint_of, parse_ratelimit
 from omie_otel.redaction import register_secret
 
-__all__ = ["OmieHttpxInstrumentation"]
+__all__ = ["OmieHttpxInstrumentation", "RecentOmieOutcomes"]
 
 _SUPPRESS_HTTP = otel_context.create_key("suppress_http_instrumentation")
 try:  # contrib's own key, when installed, so its transport-level span is skipped for Omie calls
@@ -49,6 +49,43 @@ def _int(value: Any) -> int | None:
         return None
 
 
+#: How long a 425 MISUSE_API_PROCESS block lasts when Omie does not say ("about 30 minutes").
+MISUSE_BLOCK_SECONDS = 1800.0
+
+
+class RecentOmieOutcomes:
+    """What the last Omie answers said, for the readiness check: passive evidence, no extra calls.
+
+    ``last`` is ``(kind, call, monotonic time)`` of the latest answer (``kind`` is ``"ok"`` or an ``omie.fault.kind``);
+    ``blocked_until`` maps a call Omie blocked with 425 to the monotonic time the block ends (``omie.retry_after``
+    seconds from when it was seen; 30 minutes when Omie gave no figure), cleared by a later answer to that call;
+    ``failures_in_a_row`` counts consecutive ``transport``/``server_error`` outcomes.
+    """
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.last: tuple[str, str, float] | None = None
+        self.blocked_until: dict[str, float] = {}
+        self.failures_in_a_row = 0
+
+    def record(self, call: str, fault: OmieFault | None) -> None:
+        kind = "ok" if fault is None else fault.kind
+        now = self._clock()
+        with self._lock:
+            self.last = (kind, call, now)
+            if kind == "misuse_blocked":
+                wait = fault.retry_after if fault is not None and fault.retry_after else MISUSE_BLOCK_SECONDS
+                self.blocked_until[call] = now + wait
+            else:
+                self.blocked_until.pop(call, None)
+            self.failures_in_a_row = self.failures_in_a_row + 1 if kind in ("transport", "server_error") else 0
+
+    def snapshot(self) -> tuple[tuple[str, str, float] | None, dict[str, float], int]:
+        with self._lock:
+            return self.last, dict(self.blocked_until), self.failures_in_a_row
+
+
 class OmieHttpxInstrumentation:
     """State for one ``instrument()``: which URLs are Omie, the tracer, and the Omie instruments."""
 
@@ -57,6 +94,7 @@ class OmieHttpxInstrumentation:
         self.tracer = tracer
         self.scrubber = scrubber
         self.enabled = True
+        self.recent = RecentOmieOutcomes()
         self.duration = meter.create_histogram(
             sc.OMIE_CLIENT_REQUEST_DURATION,
             unit="s",
@@ -226,6 +264,8 @@ class OmieHttpxInstrumentation:
                 self._set_utilization("parallel", call, *parallel)
             if response.http_version:
                 attrs["network.protocol.version"] = response.http_version.split("/")[-1]
+        if error is None or fault is not None:  # Omie answered, or could not be reached: evidence for readiness
+            self.recent.record(call, fault)
         if fault is not None:
             attrs[sc.OMIE_FAULT_KIND] = fault.kind
             if fault.code is not None:

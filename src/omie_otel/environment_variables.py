@@ -50,7 +50,33 @@ OMIE_OTEL_OPS_TOOLS = "OMIE_OTEL_OPS_TOOLS"
 """``true`` adds the read-only MCP tools ``get_system_metrics``, ``health_check``, ``get_active_alerts``."""
 
 OMIE_OTEL_ALERTMANAGER_URL = "OMIE_OTEL_ALERTMANAGER_URL"
-"""Alertmanager base URL read by the ``get_active_alerts`` ops tool. Default: unset."""
+"""Alertmanager base URL read by the ``get_active_alerts`` ops tool, e.g. ``http://127.0.0.1:9093``. Default: unset
+(the tool then answers that it is not configured)."""
+
+OMIE_OTEL_HEALTH_ROUTES = "OMIE_OTEL_HEALTH_ROUTES"
+"""``false`` stops adding ``GET /health/live`` and ``GET /health/ready`` to instrumented FastMCP servers' HTTP apps.
+Default ``true`` (they only exist when the server runs an HTTP transport)."""
+
+OMIE_OTEL_HEALTH_PORT = "OMIE_OTEL_HEALTH_PORT"
+"""TCP port of a small loopback (``127.0.0.1``) HTTP listener serving ``/health/live`` and ``/health/ready``, for
+stdio servers that have no HTTP app of their own. ``0`` picks a free port. Default: unset (no listener)."""
+
+OMIE_OTEL_HEALTH_MEMORY_THRESHOLD = "OMIE_OTEL_HEALTH_MEMORY_THRESHOLD"
+"""Percentage (0-100) of system memory in use at or above which the server is not ready. Default ``85``.
+A percentage, not a fraction: ``0.85`` is refused."""
+
+OMIE_OTEL_HEALTH_DISK_THRESHOLD = "OMIE_OTEL_HEALTH_DISK_THRESHOLD"
+"""Percentage (0-100) of the root filesystem in use at or above which the server is not ready. Default ``90``."""
+
+OMIE_OTEL_HEALTH_OMIE_PROBE = "OMIE_OTEL_HEALTH_OMIE_PROBE"
+"""``false`` never sends the readiness probe to Omie (``ListarCategorias``, 1 record, at most once per 5 minutes,
+only when there was no Omie call lately and ``OMIE_APP_KEY``/``OMIE_APP_SECRET`` are set). Default ``true``."""
+
+OMIE_APP_KEY = "OMIE_APP_KEY"
+"""Omie application key; omie-otel reads it only for the readiness probe (and scrubs it everywhere)."""
+
+OMIE_APP_SECRET = "OMIE_APP_SECRET"
+"""Omie application secret; omie-otel reads it only for the readiness probe (and scrubs it everywhere)."""
 
 OMIE_OTEL_RAISE_INTERNAL_ERRORS = "OMIE_OTEL_RAISE_INTERNAL_ERRORS"
 """``1`` re-raises omie-otel's own internal errors instead of logging them (used by our test-suite only)."""

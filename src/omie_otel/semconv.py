@@ -113,6 +113,17 @@ OMIE_OTEL_HEALTH_CHECK: Final = "omie_otel.health.check"
 OMIE_OTEL_EXPORT_FAILURES: Final = "omie_otel.export.failures"
 OMIE_OTEL_EXPORT_DROPPED: Final = "omie_otel.export.dropped"
 OMIE_OTEL_EXPORT_QUEUE_SIZE: Final = "omie_otel.export.queue.size"
+OMIE_OTEL_EXPORT_QUEUE_CAPACITY: Final = "omie_otel.export.queue.capacity"
 OMIE_OTEL_SIGNAL: Final = "omie_otel.signal"
 OMIE_OTEL_INTERNAL_ERRORS: Final = "omie_otel.internal.errors"
 OMIE_OTEL_REDACTIONS: Final = "omie_otel.redactions"
+
+#: Values of ``omie_otel.health.check``: one series per readiness check, plus ``overall``.
+OMIE_OTEL_HEALTH_CHECKS: Final = ("omie_api", "telemetry_export", "memory", "disk", "overall")
+#: Values of ``omie_otel.health.status``: 1 ok, 0.5 degraded, 0 fail (a check whose status is unknown has no point).
+OMIE_OTEL_HEALTH_VALUES: Final = {"ok": 1.0, "degraded": 0.5, "fail": 0.0}
+#: Values of ``omie_otel.signal``.
+OMIE_OTEL_SIGNALS: Final = ("traces", "metrics", "logs")
+#: ``error.type`` values on ``omie_otel.export.dropped`` (the SDK's own names for why a batch processor dropped).
+DROP_QUEUE_FULL: Final = "queue_full"
+DROP_ALREADY_SHUTDOWN: Final = "already_shutdown"
