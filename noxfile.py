@@ -16,6 +16,8 @@ MCP_TESTS = [
     "tests/test_logs.py",
     "tests/test_redaction.py",
     "tests/test_omie.py",
+    "tests/test_health.py",
+    "tests/test_self_telemetry.py",
 ]
 
 

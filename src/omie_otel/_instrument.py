@@ -51,6 +51,11 @@ class _State:
         self.closers: list[Any] = []
         self.omie: Any = None
         self.host_metrics: Any = None
+        self.health: Any = None
+        self.health_listener: Any = None
+        self.self_telemetry: Any = None
+        #: Called with each server attached from now on (health routes, ops tools), after the middleware is in.
+        self.attach_hooks: list[Any] = []
 
 
 def is_instrumented() -> bool:
@@ -109,6 +114,11 @@ def _attach(state: _State, server: Any) -> None:
     if state.middleware not in chain:
         chain.insert(0, state.middleware)
     state.servers.add(server)
+    for hook in list(state.attach_hooks):
+        try:
+            hook(server)
+        except Exception as exc:  # noqa: BLE001 - an extra (routes, tools) must not stop the instrumentation
+            internal_error(f"attaching {getattr(hook, '__name__', hook)}", exc)
 
 
 def _patch_fastmcp(state: _State) -> None:
@@ -217,6 +227,12 @@ def instrument(
     scrub_documents: bool | None = None,
     scrub_callback: ScrubCallback | None = None,
     ops_tools: bool | None = None,
+    alertmanager_url: str | None = None,
+    health_routes: bool | None = None,
+    health_port: int | None = None,
+    health_memory_threshold: float | None = None,
+    health_disk_threshold: float | None = None,
+    health_omie_probe: bool | None = None,
 ) -> None:
     """Instrument FastMCP (one server, or every server in the process) and the Omie httpx calls they make.
 
@@ -251,6 +267,12 @@ def instrument(
             scrub_patterns=scrub_patterns,
             scrub_callback=scrub_callback,
             ops_tools=ops_tools,
+            alertmanager_url=alertmanager_url,
+            health_routes=health_routes,
+            health_port=health_port,
+            health_memory_threshold=health_memory_threshold,
+            health_disk_threshold=health_disk_threshold,
+            health_omie_probe=health_omie_probe,
         )
         scrubber = Scrubber(
             extra_patterns=options.scrub_patterns, documents=options.scrub_documents, callback=options.scrub_callback
@@ -352,7 +374,30 @@ def _start_logs(state: _State, mcp: Any) -> Any:
     return bridge.stop
 
 
-_INTEGRATIONS: list[Any] = [_start_omie, _start_host_metrics, _start_logs]
+def _start_self_telemetry(state: _State, mcp: Any) -> Any:
+    """Export failures, drops, queue sizes and internal errors as metrics, and a warning when telemetry is lost."""
+    from omie_otel._selftelemetry import SelfTelemetry
+
+    st = SelfTelemetry(state.providers.meter_provider.get_meter(SCOPE, __version__), state.providers)
+    st.start()
+    state.self_telemetry = st
+    return st.stop
+
+
+def _start_health(state: _State, mcp: Any) -> Any:
+    """Readiness checks, the ``omie_otel.health.status`` gauge, ``/health/*`` routes, the optional listener."""
+    from omie_otel.health import start
+
+    return start(state, mcp)
+
+
+_INTEGRATIONS: list[Any] = [
+    _start_omie,
+    _start_host_metrics,
+    _start_logs,
+    _start_self_telemetry,
+    _start_health,
+]
 
 
 def _stop(state: _State) -> None:

@@ -1,0 +1,620 @@
+"""Liveness and readiness as data, as HTTP routes, and as a metric.
+
+Usage
+-----
+.. code-block:: python
+
+    from omie_otel import health, instrument
+
+    instrument(mcp)
+    report = health.check()          # HealthReport(status="ok", ready=True, checks=(...))
+    report.to_dict()                 # JSON-able; what GET /health/ready returns
+    health.live()                    # Liveness(status="ok", uptime_seconds=...)
+
+* On HTTP transports, ``instrument()`` adds ``GET /health/live`` (always 200) and ``GET /health/ready`` (200 when
+  ready — ``ok`` or ``degraded`` —, 503 when a check failed) to each instrumented FastMCP server's HTTP app
+  (``health_routes=False`` / ``OMIE_OTEL_HEALTH_ROUTES=false`` turns them off; a path the server already has is left
+  alone). Routes added to a server already serving HTTP appear when its app is next built.
+* For stdio servers, ``health_port=8081`` (``OMIE_OTEL_HEALTH_PORT``) serves the same two paths from a small
+  stdlib HTTP listener on ``127.0.0.1`` in a daemon thread; ``0`` picks a free port (:func:`listener_url` tells
+  which). ``uninstrument()`` stops it.
+* ``omie_otel.health.status`` (gauge, ``1``): 1 ok, 0.5 degraded, 0 fail; one series per check (attribute
+  ``omie_otel.health.check`` = ``omie_api``, ``telemetry_export``, ``memory``, ``disk``) and one with
+  ``omie_otel.health.check=overall``. A check whose status is ``unknown`` has no point in that collection.
+
+Readiness checks
+----------------
+``omie_api``
+    Passive first: the last Omie answer seen by the Omie instrumentation in the last 5 minutes. ``ok`` when Omie
+    answered (including "no records", validation and not-found faults: Omie is there); ``degraded`` when it is
+    throttling (REDUNDANT, concurrent request, 429) or one or two calls in a row failed to reach it (transport error,
+    5xx); ``fail`` after three such failures in a row, on an auth failure (Omie refused the app key/secret), and while
+    Omie blocks a method with HTTP 425 ``MISUSE_API_PROCESS`` — for ``omie.retry_after`` seconds from when it was seen
+    (30 minutes when Omie gave no figure), with the time left in the detail.
+    Active only when there was no Omie answer lately, ``OMIE_APP_KEY`` and ``OMIE_APP_SECRET`` are set and
+    ``health_omie_probe`` is on (default): one ``ListarCategorias`` call (page 1, 1 record) to the instrument's
+    ``omie_url``, timeout 5 s. Its result is kept 5 minutes (never less than 65 s, so Omie's REDUNDANT rule — the same
+    call inside 60 s — cannot trip), and after a failed probe the wait doubles up to 30 minutes, so a bad key cannot
+    add up to the ten errors in a row that make Omie block it. No traffic and no keys: ``unknown``, not a failure.
+``telemetry_export``
+    ``degraded`` when an exporter failed, or a batch processor dropped items, in the last 5 minutes, or a queue is
+    90 % full; never ``fail``: losing telemetry must not take the server out of rotation.
+``memory`` / ``disk``
+    ``fail`` at or above ``health_memory_threshold`` (default 85) / ``health_disk_threshold`` (default 90) percent in
+    use — system memory (``psutil.virtual_memory().percent``; on a container this is the host's figure) and the
+    root filesystem. Environment: ``OMIE_OTEL_HEALTH_MEMORY_THRESHOLD`` / ``OMIE_OTEL_HEALTH_DISK_THRESHOLD``.
+
+The overall status is ``fail`` if any check failed, else ``degraded`` if any is degraded, else ``ok``; ``ready`` is
+"not fail". A report is computed at most every 5 seconds (the routes, tools and gauge share it), and the metric
+collection runs the same cached check, so it never probes Omie more often than the probe cache allows.
+
+API
+---
+:func:`check`, :func:`live`, :func:`listener_url`, :class:`HealthReport`, :class:`CheckResult`, :class:`Liveness`,
+:class:`HealthChecker`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from omie_otel import environment_variables as ev
+from omie_otel import semconv as sc
+from omie_otel._config import DEFAULT_DISK_THRESHOLD, DEFAULT_MEMORY_THRESHOLD, DEFAULT_OMIE_URL
+from omie_otel._guard import internal_error
+from omie_otel.version import __version__
+
+__all__ = [
+    "CheckResult",
+    "CheckStatus",
+    "HealthChecker",
+    "HealthReport",
+    "Liveness",
+    "check",
+    "listener_url",
+    "live",
+]
+
+_logger = logging.getLogger("omie_otel")
+
+CheckStatus = Literal["ok", "degraded", "fail", "unknown"]
+LIVE_PATH = "/health/live"
+READY_PATH = "/health/ready"
+
+_STARTED = time.monotonic()
+_THROTTLED = frozenset({"redundant", "concurrent_request", "rate_limited"})
+_UNREACHABLE = frozenset({"transport", "server_error"})
+_UNREACHABLE_FAIL_AFTER = 3
+_MIN_PROBE_TTL = 65.0
+_MAX_PROBE_BACKOFF = 1800.0
+_QUEUE_FULL_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One readiness check.
+
+    Attributes:
+        name: ``omie_api``, ``telemetry_export``, ``memory`` or ``disk``.
+        status: ``ok``, ``degraded``, ``fail`` or ``unknown`` (could not tell; not a failure).
+        latency_ms: How long the check took.
+        detail: One sentence for a human (no secrets, no environment values).
+    """
+
+    name: str
+    status: CheckStatus
+    latency_ms: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """The readiness report: what ``GET /health/ready`` and the ``health_check`` tool return.
+
+    Attributes:
+        status: ``ok``, ``degraded`` or ``fail``.
+        ready: ``False`` only when a check failed (a degraded server stays in rotation).
+        checks: Each check's result.
+        checked_at: When it was computed, ISO 8601 in UTC.
+    """
+
+    status: Literal["ok", "degraded", "fail"]
+    ready: bool
+    checks: tuple[CheckResult, ...]
+    checked_at: str
+
+    @property
+    def http_status(self) -> int:
+        """200 when ready, 503 when not."""
+        return 200 if self.ready else 503
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"status", "ready", "checked_at", "checks": [{"name", "status", "latency_ms", "detail"}]}``."""
+        return {
+            "status": self.status,
+            "ready": self.ready,
+            "checked_at": self.checked_at,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """The process answers. What ``GET /health/live`` returns (always 200 when it answers at all)."""
+
+    status: Literal["ok"]
+    uptime_seconds: float
+    version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def overall(checks: tuple[CheckResult, ...], checked_at: str) -> HealthReport:
+    """Combine checks: ``fail`` beats ``degraded`` beats ``ok``; ``unknown`` counts as ``ok``."""
+    statuses = {c.status for c in checks}
+    status: Literal["ok", "degraded", "fail"] = (
+        "fail" if "fail" in statuses else "degraded" if "degraded" in statuses else "ok"
+    )
+    return HealthReport(status, status != "fail", checks, checked_at)
+
+
+def _probe_url(prefix: str) -> str:
+    """Where ``ListarCategorias`` lives under an Omie URL prefix (``.../api/`` or ``.../api/v1/``)."""
+    base = prefix if prefix.endswith("/") else prefix + "/"
+    return base + ("geral/categorias/" if base.endswith("/v1/") else "v1/geral/categorias/")
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f} s ago"
+
+
+class HealthChecker:
+    """Computes :class:`HealthReport` for one ``instrument()``: passive Omie evidence, probe cache, thresholds.
+
+    Args:
+        recent: The Omie instrumentation's :class:`~omie_otel._omie_httpx.RecentOmieOutcomes` (``None``: no Omie
+            instrumentation, the Omie check is ``unknown``).
+        omie_url: Omie URL prefix the probe is sent to.
+        omie_probe: Allow the active probe.
+        memory_threshold, disk_threshold: Percent in use at or above which the check fails.
+        queues: Returns ``{signal: (queued, capacity)}`` of the batch processors (self-telemetry), or ``None``.
+        scrubber: Applied to every detail text.
+        environ: Where ``OMIE_APP_KEY``/``OMIE_APP_SECRET`` are read (default ``os.environ``, read at probe time).
+        report_ttl: Seconds a report is reused (default 5).
+        window: Seconds an Omie answer, an export failure or a drop counts as recent (default 300).
+        probe_ttl: Seconds a probe result is kept (default 300; raised to 65 if lower).
+        probe_timeout: Seconds the probe waits for Omie (default 5).
+
+    Example:
+        >>> report = HealthChecker(memory_threshold=100, disk_threshold=100).check()
+        >>> [c.name for c in report.checks]
+        ['omie_api', 'telemetry_export', 'memory', 'disk']
+    """
+
+    def __init__(
+        self,
+        *,
+        recent: Any = None,
+        omie_url: str = DEFAULT_OMIE_URL,
+        omie_probe: bool = False,
+        memory_threshold: float = DEFAULT_MEMORY_THRESHOLD,
+        disk_threshold: float = DEFAULT_DISK_THRESHOLD,
+        queues: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
+        scrubber: Any = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        report_ttl: float = 5.0,
+        window: float = 300.0,
+        probe_ttl: float = 300.0,
+        probe_timeout: float = 5.0,
+    ) -> None:
+        self.recent = recent
+        self.omie_url = omie_url
+        self.omie_probe = omie_probe
+        self.memory_threshold = memory_threshold
+        self.disk_threshold = disk_threshold
+        self._queues = queues
+        self._scrubber = scrubber
+        self._environ = environ
+        self._clock = clock
+        self._report_ttl = report_ttl
+        self._window = window
+        self._probe_ttl = max(probe_ttl, _MIN_PROBE_TTL)
+        self._probe_timeout = probe_timeout
+        self._lock = threading.Lock()
+        self._report: tuple[float, HealthReport] | None = None
+        self._evidence: Any = None
+        self._probe: tuple[float, CheckStatus, str] | None = None  # (valid until, status, detail)
+        self._probe_failures = 0
+        self.probes_sent = 0
+        self.running = True
+
+    # --- the report --------------------------------------------------------------------------------------------------
+
+    def check(self) -> HealthReport:
+        """The current report: recomputed after ``report_ttl`` seconds or when a new Omie answer arrived; concurrent
+        callers share one."""
+        with self._lock:
+            now = self._clock()
+            evidence = None if self.recent is None else self.recent.snapshot()[0]
+            if self._report is not None and now - self._report[0] < self._report_ttl and self._evidence == evidence:
+                return self._report[1]  # a new Omie answer (a 425, say) is never hidden by the cache
+            self._evidence = evidence
+            checks = tuple(
+                self._timed(name, fn)
+                for name, fn in (
+                    ("omie_api", self._check_omie),
+                    ("telemetry_export", self._check_telemetry),
+                    ("memory", self._check_memory),
+                    ("disk", self._check_disk),
+                )
+            )
+            report = overall(checks, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            self._report = (now, report)
+            return report
+
+    def _timed(self, name: str, fn: Callable[[], tuple[CheckStatus, str]]) -> CheckResult:
+        start = time.perf_counter()
+        try:
+            status, detail = fn()
+        except Exception as exc:  # noqa: BLE001 - a broken check says so; it never breaks the report
+            internal_error(f"health check {name}", exc)
+            status, detail = "unknown", f"the check itself failed ({type(exc).__qualname__})"
+        if self._scrubber is not None:
+            detail = self._scrubber.scrub_text(detail)
+        return CheckResult(name, status, round((time.perf_counter() - start) * 1000, 3), detail)
+
+    # --- omie_api ----------------------------------------------------------------------------------------------------
+
+    def _check_omie(self) -> tuple[CheckStatus, str]:
+        now = self._clock()
+        if self.recent is not None:
+            last, blocked_until, in_a_row = self.recent.snapshot()
+            blocks = {call: until - now for call, until in blocked_until.items() if until > now}
+            if blocks:
+                call, left = max(blocks.items(), key=lambda item: item[1])
+                return "fail", (
+                    f"Omie blocked this app key for {call} (HTTP 425 MISUSE_API_PROCESS); "
+                    f"the block ends in {left:.0f} s"
+                )
+            if last is not None and now - last[2] <= self._window:
+                kind, call, at = last
+                return self._judge(kind, in_a_row, f"last Omie answer ({call}) {_ago(now - at)}")
+        if self._probe is not None and now < self._probe[0]:
+            return self._probe[1], self._probe[2]
+        if not self.omie_probe:
+            return "unknown", f"no Omie call in the last {self._window:.0f} s (active probe off)"
+        env = os.environ if self._environ is None else self._environ
+        key, secret = env.get(ev.OMIE_APP_KEY), env.get(ev.OMIE_APP_SECRET)
+        if not key or not secret:
+            return "unknown", (
+                f"no Omie call in the last {self._window:.0f} s and no OMIE_APP_KEY/OMIE_APP_SECRET to probe with"
+            )
+        return self._send_probe(key, secret, now)
+
+    @staticmethod
+    def _judge(kind: str, in_a_row: int, where: str) -> tuple[CheckStatus, str]:
+        if kind == "auth":
+            return "fail", f"{where}: Omie refused the app key/secret (auth)"
+        if kind in _UNREACHABLE:
+            status: CheckStatus = "fail" if in_a_row >= _UNREACHABLE_FAIL_AFTER else "degraded"
+            return status, f"{where}: {kind}, {in_a_row} in a row"
+        if kind in _THROTTLED:
+            return "degraded", f"{where}: Omie is throttling ({kind})"
+        if kind == "misuse_blocked":
+            return "degraded", f"{where}: a 425 block has ended; no answer since"
+        return "ok", f"{where}: {kind}"
+
+    def _send_probe(self, key: str, secret: str, now: float) -> tuple[CheckStatus, str]:
+        import httpx
+
+        from omie_otel.omie import classify
+
+        body = {
+            "call": "ListarCategorias",
+            "app_key": key,
+            "app_secret": secret,
+            "param": [{"pagina": 1, "registros_por_pagina": 1}],
+        }
+        self.probes_sent += 1
+        start = time.perf_counter()
+        fault = None
+        try:
+            with httpx.Client(timeout=self._probe_timeout) as client:
+                response = client.post(_probe_url(self.omie_url), json=body)
+        except httpx.HTTPError:
+            kind = "transport"
+        else:
+            try:
+                parsed: Any = response.json()
+            except ValueError:
+                parsed = response.text[:4096]
+            fault = classify(response.status_code, parsed, response.headers)
+            kind = "ok" if fault is None else fault.kind
+        took = (time.perf_counter() - start) * 1000
+        where = f"probe ListarCategorias answered in {took:.0f} ms"
+        if kind == "transport":
+            status: CheckStatus = "fail"
+            detail = f"probe ListarCategorias could not reach Omie within {self._probe_timeout:.0f} s"
+        elif kind == "misuse_blocked":
+            wait = fault.retry_after if fault is not None and fault.retry_after else None
+            status, detail = "fail", "probe: Omie blocked this app key (HTTP 425 MISUSE_API_PROCESS)" + (
+                f"; the block ends in {wait:.0f} s" if wait else ""
+            )
+        else:
+            status, detail = self._judge(kind, _UNREACHABLE_FAIL_AFTER, where)
+        if status == "ok":
+            self._probe_failures = 0
+            ttl = self._probe_ttl
+        else:
+            self._probe_failures += 1
+            ttl = min(self._probe_ttl * 2 ** (self._probe_failures - 1), _MAX_PROBE_BACKOFF)
+            if kind == "misuse_blocked" and fault is not None and fault.retry_after:
+                ttl = max(ttl, fault.retry_after)
+        self._probe = (now + ttl, status, detail)
+        return status, detail
+
+    # --- telemetry_export --------------------------------------------------------------------------------------------
+
+    def _check_telemetry(self) -> tuple[CheckStatus, str]:
+        from omie_otel._pipeline import export_stats
+        from omie_otel._selftelemetry import drops
+
+        window_ns = int(self._window * 1e9)
+        now_ns = time.time_ns()
+        problems = []
+        for signal, at in sorted(dict(export_stats.last_failure_ns).items()):
+            if now_ns - at <= window_ns:
+                problems.append(
+                    f"{signal} export failed {_ago((now_ns - at) / 1e9)} "
+                    f"({export_stats.failed.get(signal, 0)} items failed since start)"
+                )
+        dropped = drops.by_signal()
+        for signal, at in sorted(dict(drops.last_drop_ns).items()):
+            if now_ns - at <= window_ns:
+                problems.append(f"{signal} items dropped {_ago((now_ns - at) / 1e9)} ({dropped.get(signal, 0)} since start)")
+        for signal, (size, capacity) in sorted((self._queues() if self._queues else {}).items()):
+            if capacity and size >= _QUEUE_FULL_SHARE * capacity:
+                problems.append(f"{signal} queue {size}/{capacity} full")
+        if problems:
+            return "degraded", "; ".join(problems)
+        return "ok", f"no export failure or drop in the last {self._window:.0f} s"
+
+    # --- memory / disk -----------------------------------------------------------------------------------------------
+
+    def _check_memory(self) -> tuple[CheckStatus, str]:
+        import psutil
+
+        used = float(psutil.virtual_memory().percent)
+        return self._threshold("memory", used, self.memory_threshold)
+
+    def _check_disk(self) -> tuple[CheckStatus, str]:
+        import psutil
+
+        root = os.path.abspath(os.sep)
+        used = float(psutil.disk_usage(root).percent)
+        return self._threshold(f"disk {root}", used, self.disk_threshold)
+
+    @staticmethod
+    def _threshold(what: str, used: float, threshold: float) -> tuple[CheckStatus, str]:
+        status: CheckStatus = "fail" if used >= threshold else "ok"
+        relation = "at or above" if status == "fail" else "below"
+        return status, f"{what} {used:.1f} % used, {relation} the {threshold:g} % threshold"
+
+    # --- gauge -------------------------------------------------------------------------------------------------------
+
+    def observe(self, options: CallbackOptions | None = None) -> Iterator[Observation]:
+        """Callback of ``omie_otel.health.status``: the cached report, one point per known check plus ``overall``."""
+        if not self.running:
+            return
+        try:
+            report = self.check()
+        except Exception as exc:  # noqa: BLE001 - a metric callback must never raise
+            internal_error("health gauge", exc)
+            return
+        for result in report.checks:
+            if result.status in sc.OMIE_OTEL_HEALTH_VALUES:
+                yield Observation(sc.OMIE_OTEL_HEALTH_VALUES[result.status], {sc.OMIE_OTEL_HEALTH_CHECK: result.name})
+        yield Observation(sc.OMIE_OTEL_HEALTH_VALUES[report.status], {sc.OMIE_OTEL_HEALTH_CHECK: "overall"})
+
+
+# --- module API ----------------------------------------------------------------------------------------------------------
+
+_fallback: HealthChecker | None = None
+
+
+def _checker() -> HealthChecker:
+    from omie_otel._instrument import current_state
+
+    global _fallback
+    state = current_state()
+    checker = getattr(state, "health", None)
+    if checker is not None:
+        return checker
+    if _fallback is None:  # not instrumented: thresholds and exports only, Omie unknown, never a probe
+        _fallback = HealthChecker()
+    return _fallback
+
+
+def check() -> HealthReport:
+    """Readiness now (see the module docstring). Works before ``instrument()`` too, with the defaults."""
+    return _checker().check()
+
+
+def live() -> Liveness:
+    """Liveness: the process answers. Always ``ok`` — if it were stuck, nothing would answer."""
+    return Liveness("ok", round(time.monotonic() - _STARTED, 3), __version__)
+
+
+def listener_url() -> str | None:
+    """``http://127.0.0.1:PORT`` of the loopback health listener (``health_port=``), or ``None`` when there is none."""
+    from omie_otel._instrument import current_state
+
+    listener = getattr(current_state(), "health_listener", None)
+    return None if listener is None else listener.url
+
+
+# --- HTTP: FastMCP routes ------------------------------------------------------------------------------------------------
+
+
+async def _live_endpoint(request: Any) -> Any:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse(live().to_dict())
+
+
+async def _ready_endpoint(request: Any) -> Any:
+    import asyncio
+
+    from starlette.responses import JSONResponse
+
+    report = await asyncio.to_thread(check)  # a probe may wait on Omie: keep the event loop free
+    return JSONResponse(report.to_dict(), status_code=report.http_status)
+
+
+_ENDPOINTS = ((LIVE_PATH, _live_endpoint), (READY_PATH, _ready_endpoint))
+
+
+def add_routes(server: Any) -> None:
+    """Add ``/health/live`` and ``/health/ready`` to a FastMCP server (2.x, 3.x, 4.x: ``custom_route``)."""
+    add = getattr(server, "custom_route", None)
+    if add is None:
+        return
+    taken = {getattr(r, "path", None) for r in getattr(server, "_additional_http_routes", None) or ()}
+    for path, endpoint in _ENDPOINTS:
+        if path in taken:
+            _logger.warning("omie-otel: %r already has a %s route; omie-otel leaves it alone", server, path)
+            continue
+        add(path, methods=["GET"])(endpoint)
+
+
+def remove_routes(server: Any) -> None:
+    """Take our routes back out of a server's route list (an app already built keeps serving them)."""
+    routes = getattr(server, "_additional_http_routes", None)
+    if isinstance(routes, list):
+        ours = {endpoint for _, endpoint in _ENDPOINTS}
+        routes[:] = [r for r in routes if getattr(r, "endpoint", None) not in ours]
+
+
+# --- HTTP: loopback listener for stdio servers ---------------------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "omie-otel-health"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        path = urlsplit(self.path).path.rstrip("/") or "/"
+        try:
+            if path == LIVE_PATH:
+                code, body = 200, live().to_dict()
+            elif path == READY_PATH:
+                report = check()
+                code, body = report.http_status, report.to_dict()
+            else:
+                code, body = 404, {"error": "not found", "paths": [LIVE_PATH, READY_PATH]}
+        except Exception as exc:  # noqa: BLE001
+            internal_error("health listener", exc)
+            code, body = 500, {"error": "internal error"}
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdio servers own stdout; stay quiet
+        return
+
+
+class HealthListener:
+    """``/health/live`` and ``/health/ready`` on ``127.0.0.1:port`` from a stdlib HTTP server in a daemon thread."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="omie-otel-health", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+# --- instrument() integration --------------------------------------------------------------------------------------------
+
+
+def start(state: Any, mcp: Any) -> Callable[[], None]:
+    """Starter for ``omie_otel._instrument``: the checker, the gauge, the routes and the optional listener."""
+    from omie_otel._instrument import SCOPE
+
+    opts = state.options
+    self_telemetry = getattr(state, "self_telemetry", None)
+    checker = HealthChecker(
+        recent=getattr(state.omie, "recent", None),
+        omie_url=opts.omie_urls[0],
+        omie_probe=opts.health_omie_probe,
+        memory_threshold=opts.health_memory_threshold,
+        disk_threshold=opts.health_disk_threshold,
+        queues=None if self_telemetry is None else self_telemetry.queues,
+        scrubber=state.scrubber,
+    )
+    state.health = checker
+    meter = state.providers.meter_provider.get_meter(SCOPE, __version__)
+    meter.create_observable_gauge(
+        sc.OMIE_OTEL_HEALTH_STATUS,
+        callbacks=[checker.observe],
+        unit="1",
+        description="Readiness per check and overall: 1 ok, 0.5 degraded, 0 fail",
+    )
+    if opts.health_routes:
+        for server in list(state.servers):
+            add_routes(server)
+        state.attach_hooks.append(add_routes)
+    listener = None
+    if opts.health_port is not None:
+        try:
+            listener = HealthListener(opts.health_port)
+        except OSError as exc:
+            _logger.warning(
+                "omie-otel: cannot serve health checks on 127.0.0.1:%s (%s); the health listener is off",
+                opts.health_port, exc,
+            )
+        else:
+            listener.start()
+            state.health_listener = listener
+
+    def close() -> None:
+        checker.running = False
+        if add_routes in state.attach_hooks:
+            state.attach_hooks.remove(add_routes)
+        for server in list(state.servers):
+            remove_routes(server)
+        if listener is not None:
+            listener.stop()
+            state.health_listener = None
+
+    return close

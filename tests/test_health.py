@@ -1,0 +1,391 @@
+"""Readiness and liveness: as data, over a real streamable-HTTP server, over the stdio loopback listener, as a gauge.
+
+Omie evidence comes through the real Omie instrumentation (httpx.MockTransport answers, or the Omie simulator on a
+loopback port for the active probe); only the clock is ours where time has to pass.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastmcp import Client, FastMCP
+from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+
+import omie_otel
+from omie_otel import health
+from omie_otel import semconv as sc
+from omie_otel._omie_httpx import RecentOmieOutcomes
+from omie_otel._pipeline import export_stats
+from omie_otel._selftelemetry import drops
+from omie_otel.health import HealthChecker
+from omie_otel.omie import OmieFault
+from omie_otel.simulator import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, OmieSimulator, serve_in_thread
+from tests.test_transports import ROOT, free_port
+
+HEALTH_SERVER = str(Path(__file__).parent / "servers" / "omie_health.py")
+OMIE = "https://app.omie.com.br/api/v1/geral/clientes/"
+CHECKS = ["omie_api", "telemetry_export", "memory", "disk"]
+BLOCK_425 = {
+    "faultstring": "ERROR: API bloqueada por consumo indevido. Tente novamente em 1726 segundos.",
+    "faultcode": "MISUSE_API_PROCESS",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_recent_export_trouble(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Export failures other tests caused in this process must not degrade these reports."""
+    monkeypatch.setattr(export_stats, "last_failure_ns", {})
+    monkeypatch.setattr(drops, "last_drop_ns", {})
+
+
+def by_name(report: health.HealthReport) -> dict[str, health.CheckResult]:
+    return {c.name: c for c in report.checks}
+
+
+def omie_call(answer: httpx.Response, call: str = "ListarClientes") -> None:
+    with httpx.Client(transport=httpx.MockTransport(lambda request: answer)) as client:
+        client.post(OMIE, json={"call": call, "param": [{"pagina": 1}]})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 10_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def checker(clock: Clock, recent: RecentOmieOutcomes | None = None, **kw: Any) -> HealthChecker:
+    kw.setdefault("memory_threshold", 100)
+    kw.setdefault("disk_threshold", 100)
+    return HealthChecker(recent=recent, clock=clock, report_ttl=0, **kw)
+
+
+# --- the report as data ----------------------------------------------------------------------------------------------
+
+
+def test_report_shape_and_no_traffic_no_keys_is_unknown_not_a_failure(telemetry: Any) -> None:
+    omie_otel.instrument(
+        meter_provider=telemetry.meter_provider, health_memory_threshold=100, health_disk_threshold=100,
+        host_metrics=False,
+    )
+    report = health.check()
+    assert [c.name for c in report.checks] == CHECKS
+    omie = by_name(report)["omie_api"]
+    assert omie.status == "unknown" and "no OMIE_APP_KEY/OMIE_APP_SECRET" in omie.detail
+    assert (report.status, report.ready, report.http_status) == ("ok", True, 200)
+    data = report.to_dict()
+    assert set(data) == {"status", "ready", "checked_at", "checks"}
+    assert all(set(c) == {"name", "status", "latency_ms", "detail"} for c in data["checks"])
+    assert all(isinstance(c["latency_ms"], float) and c["latency_ms"] >= 0 for c in data["checks"])
+    json.dumps(data)
+    live = health.live()
+    assert live.status == "ok" and live.uptime_seconds > 0 and live.version == omie_otel.__version__
+
+
+def test_a_425_seen_by_the_omie_instrumentation_makes_the_server_not_ready(telemetry: Any) -> None:
+    omie_otel.instrument(meter_provider=telemetry.meter_provider, health_memory_threshold=100,
+                         health_disk_threshold=100, host_metrics=False, health_omie_probe=False)
+    omie_call(httpx.Response(200, json={"pagina": 1, "total_de_paginas": 1, "registros": 0}))
+    assert by_name(health.check())["omie_api"].status == "ok"
+    omie_call(httpx.Response(425, json=BLOCK_425))
+    report = health.check()  # right away: a new Omie answer is never hidden by the report cache
+    omie = by_name(report)["omie_api"]
+    assert (report.status, report.ready, report.http_status, omie.status) == ("fail", False, 503, "fail")
+    assert "ListarClientes (HTTP 425 MISUSE_API_PROCESS); the block ends in 172" in omie.detail
+
+
+def test_block_time_left_counts_down_and_a_later_answer_clears_it() -> None:
+    clock = Clock()
+    recent = RecentOmieOutcomes(clock=clock)
+    recent.record("ListarClientes", OmieFault("misuse_blocked", "MISUSE_API_PROCESS", "x", 120.0))
+    c = checker(clock, recent)
+    assert "ends in 120 s" in by_name(c.check())["omie_api"].detail
+    clock.now += 100
+    assert "ends in 20 s" in by_name(c.check())["omie_api"].detail
+    recent.record("ListarClientes", None)
+    assert by_name(c.check())["omie_api"].status == "ok"
+    recent.record("ListarProdutos", OmieFault("misuse_blocked", "MISUSE_API_PROCESS", "sem prazo"))
+    assert "ends in 1800 s" in by_name(c.check())["omie_api"].detail, "no figure from Omie: its 30 minutes"
+
+
+@pytest.mark.parametrize(
+    ("faults", "status"),
+    [
+        ([OmieFault("no_records", "5113")], "ok"),
+        ([OmieFault("validation", "71")], "ok"),
+        ([OmieFault("redundant", "6", None, 58.0)], "degraded"),
+        ([OmieFault("rate_limited")], "degraded"),
+        ([OmieFault("transport")], "degraded"),
+        ([OmieFault("transport"), OmieFault("server_error"), OmieFault("transport")], "fail"),
+        ([OmieFault("auth", None, "A chave de acesso não está preenchida ou não é válida.")], "fail"),
+    ],
+)
+def test_passive_omie_evidence(faults: list[OmieFault], status: str) -> None:
+    clock = Clock()
+    recent = RecentOmieOutcomes(clock=clock)
+    for fault in faults:
+        recent.record("ListarClientes", fault)
+    report = checker(clock, recent).check()
+    assert by_name(report)["omie_api"].status == status
+    assert report.ready is (status != "fail")
+
+
+def test_passive_evidence_expires_after_the_window() -> None:
+    clock = Clock()
+    recent = RecentOmieOutcomes(clock=clock)
+    recent.record("ListarClientes", OmieFault("auth"))
+    c = checker(clock, recent, window=300)
+    assert by_name(c.check())["omie_api"].status == "fail"
+    clock.now += 301
+    assert by_name(c.check())["omie_api"].status == "unknown"
+
+
+def test_memory_threshold_zero_fails_and_export_trouble_only_degrades() -> None:
+    report = checker(Clock(), memory_threshold=0).check()
+    memory = by_name(report)["memory"]
+    assert memory.status == "fail" and "at or above the 0 % threshold" in memory.detail
+    assert not report.ready
+    export_stats.record("logs", 1, False, time.time_ns())
+    report = checker(Clock()).check()
+    assert by_name(report)["telemetry_export"].status == "degraded"
+    assert (report.status, report.ready) == ("degraded", True)
+
+
+# --- the active probe ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def simulator() -> Iterator[tuple[OmieSimulator, str]]:
+    sim = OmieSimulator(seed=7)
+    with serve_in_thread(sim) as url:
+        yield sim, url
+
+
+def test_probe_when_idle_is_cached_so_metric_collections_never_trip_redundant(
+    telemetry: Any, simulator: tuple[OmieSimulator, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, url = simulator
+    monkeypatch.setenv("OMIE_APP_KEY", DEFAULT_APP_KEY)
+    monkeypatch.setenv("OMIE_APP_SECRET", DEFAULT_APP_SECRET)
+    omie_otel.instrument(meter_provider=telemetry.meter_provider, omie_url=url, host_metrics=False,
+                         health_memory_threshold=100, health_disk_threshold=100)
+    for _ in range(5):  # five metric collections in a row
+        points = {p.attributes[sc.OMIE_OTEL_HEALTH_CHECK]: p.value for p in telemetry.points(sc.OMIE_OTEL_HEALTH_STATUS)}
+        assert points["omie_api"] == 1.0
+    assert sim.stats.calls == {"ListarCategorias": 1}
+    omie = by_name(health.check())["omie_api"]
+    assert omie.status == "ok" and "(ListarCategorias)" in omie.detail
+    (span,) = telemetry.finished(name="omie ListarCategorias")  # the probe is an ordinary, visible Omie call
+    assert DEFAULT_APP_SECRET not in json.dumps(dict(span.attributes))
+
+
+def test_probe_with_a_bad_key_fails_and_backs_off(simulator: tuple[OmieSimulator, str]) -> None:
+    sim, url = simulator
+    clock = Clock()
+    c = checker(clock, omie_url=url, omie_probe=True,
+                environ={"OMIE_APP_KEY": "0000000000000", "OMIE_APP_SECRET": "errado-errado"})
+    omie = by_name(c.check())["omie_api"]
+    assert omie.status == "fail" and "auth" in omie.detail
+    clock.now += 299
+    c.check()
+    assert c.probes_sent == 1
+    clock.now += 2  # 301 s: first retry
+    c.check()
+    assert c.probes_sent == 2
+    clock.now += 301  # the wait doubled to 600 s
+    c.check()
+    assert c.probes_sent == 2
+    clock.now += 300
+    c.check()
+    assert c.probes_sent == 3 == sim.stats.calls["ListarCategorias"]
+
+
+def test_probe_ttl_is_never_below_65_seconds() -> None:
+    assert HealthChecker(probe_ttl=1)._probe_ttl == 65
+
+
+def test_unreachable_omie_probe_fails() -> None:
+    port = free_port()  # nothing listens there
+    c = checker(Clock(), omie_url=f"http://127.0.0.1:{port}/api/", omie_probe=True, probe_timeout=1,
+                environ={"OMIE_APP_KEY": "k" * 13, "OMIE_APP_SECRET": "s" * 13})
+    omie = by_name(c.check())["omie_api"]
+    assert omie.status == "fail" and "could not reach Omie" in omie.detail
+
+
+# --- the gauge -------------------------------------------------------------------------------------------------------
+
+
+def test_health_gauge_one_series_per_check_plus_overall(telemetry: Any) -> None:
+    omie_otel.instrument(meter_provider=telemetry.meter_provider, health_memory_threshold=0,
+                         health_disk_threshold=100, host_metrics=False, health_omie_probe=False)
+    export_stats.record("traces", 1, False, time.time_ns())
+    points = {p.attributes[sc.OMIE_OTEL_HEALTH_CHECK]: p.value for p in telemetry.points(sc.OMIE_OTEL_HEALTH_STATUS)}
+    assert points == {"telemetry_export": 0.5, "memory": 0.0, "disk": 1.0, "overall": 0.0}  # omie_api unknown: no point
+
+
+# --- HTTP: a real streamable-HTTP FastMCP server ---------------------------------------------------------------------
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OMIE_"))}
+    env.update(OTEL_SDK_DISABLED="true", PYTHONPATH=ROOT, **extra)
+    return env
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died") from None
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+def get(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+async def test_http_routes_200_then_503_after_an_omie_425_over_streamable_http() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, HEALTH_SERVER, "http", str(port)], env=subprocess_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port, proc)
+        base = f"http://127.0.0.1:{port}"
+        code, body = get(base + "/health/live")
+        assert code == 200 and body["status"] == "ok" and set(body) == {"status", "uptime_seconds", "version"}
+        code, body = get(base + "/health/ready")
+        assert code == 200 and (body["status"], body["ready"]) == ("ok", True)
+        assert [c["name"] for c in body["checks"]] == CHECKS
+
+        async with Client(StreamableHttpTransport(base + "/mcp")) as client:
+            assert (await client.call_tool("bloquear", {})).data == 425
+
+        code, body = get(base + "/health/ready")
+        assert code == 503 and (body["status"], body["ready"]) == ("fail", False)
+        omie = next(c for c in body["checks"] if c["name"] == "omie_api")
+        assert omie["status"] == "fail" and "HTTP 425 MISUSE_API_PROCESS" in omie["detail"]
+        assert get(base + "/health/live")[0] == 200, "liveness does not follow readiness"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_routes_are_added_to_each_server_and_removed_by_uninstrument(telemetry: Any) -> None:
+    mine, other = FastMCP("a"), FastMCP("b")
+
+    @other.custom_route("/health/live", methods=["GET"])
+    async def own_live(request: Any) -> Any:  # the application's own route is left alone
+        raise AssertionError
+
+    omie_otel.instrument(meter_provider=telemetry.meter_provider, host_metrics=False)
+    late = FastMCP("c")  # created after instrument(): routes too
+
+    def paths(server: FastMCP) -> list[str]:
+        return [r.path for r in server._additional_http_routes]
+
+    assert paths(mine) == ["/health/live", "/health/ready"] == paths(late)
+    assert paths(other) == ["/health/live", "/health/ready"]
+    assert other._additional_http_routes[0].endpoint is own_live
+    omie_otel.uninstrument()
+    assert paths(mine) == [] and paths(other) == ["/health/live"]
+
+
+def test_health_routes_false_adds_none(telemetry: Any) -> None:
+    mcp = FastMCP("x")
+    omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider, host_metrics=False, health_routes=False)
+    assert mcp._additional_http_routes == []
+
+
+# --- stdio: the loopback listener ------------------------------------------------------------------------------------
+
+
+def test_loopback_listener_serves_both_paths_and_stops_with_uninstrument(telemetry: Any) -> None:
+    omie_otel.instrument(meter_provider=telemetry.meter_provider, host_metrics=False, health_port=0,
+                         health_memory_threshold=0)
+    url = health.listener_url()
+    assert url is not None and url.startswith("http://127.0.0.1:")
+    assert get(url + "/health/live")[0] == 200
+    code, body = get(url + "/health/ready")
+    assert code == 503 and next(c for c in body["checks"] if c["name"] == "memory")["status"] == "fail"
+    assert get(url + "/elsewhere")[0] == 404
+    omie_otel.uninstrument()
+    assert health.listener_url() is None
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url + "/health/live", timeout=2)
+
+
+async def test_stdio_server_with_health_port_answers_on_loopback_while_serving_mcp() -> None:
+    port = free_port()
+    transport = StdioTransport(
+        command=sys.executable, args=[HEALTH_SERVER], env=subprocess_env(OMIE_OTEL_HEALTH_PORT=str(port)),
+        keep_alive=False,
+    )
+    async with Client(transport) as client:
+        code, body = get(f"http://127.0.0.1:{port}/health/ready")
+        assert code == 200 and body["ready"] is True
+        assert (await client.call_tool("bloquear", {})).data == 425  # stdout stayed clean: MCP still works
+        code, body = get(f"http://127.0.0.1:{port}/health/ready")
+        assert code == 503 and body["status"] == "fail"
+
+
+def test_port_in_use_warns_and_the_server_carries_on(telemetry: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        omie_otel.instrument(meter_provider=telemetry.meter_provider, host_metrics=False, health_port=port)
+    assert health.listener_url() is None
+    assert f"cannot serve health checks on 127.0.0.1:{port}" in caplog.text
+
+
+# --- configuration ---------------------------------------------------------------------------------------------------
+
+
+def test_thresholds_and_port_argument_beats_env_bad_env_warns_bad_argument_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from omie_otel._config import resolve_options
+
+    env = {"OMIE_OTEL_HEALTH_MEMORY_THRESHOLD": "70%", "OMIE_OTEL_HEALTH_DISK_THRESHOLD": "95",
+           "OMIE_OTEL_HEALTH_PORT": "8081"}
+    opts = resolve_options(environ=env)
+    assert (opts.health_memory_threshold, opts.health_disk_threshold, opts.health_port) == (70, 95, 8081)
+    assert resolve_options(health_memory_threshold=50, environ=env).health_memory_threshold == 50
+    defaults = resolve_options(environ={})
+    assert (defaults.health_memory_threshold, defaults.health_disk_threshold, defaults.health_port) == (85, 90, None)
+    with caplog.at_level("WARNING", logger="omie_otel"):
+        opts = resolve_options(environ={"OMIE_OTEL_HEALTH_MEMORY_THRESHOLD": "0.85", "OMIE_OTEL_HEALTH_PORT": "x"})
+    assert (opts.health_memory_threshold, opts.health_port) == (85, None)
+    assert "OMIE_OTEL_HEALTH_MEMORY_THRESHOLD='0.85' is not a percentage from 0 to 100; write 85" in caplog.text
+    assert "OMIE_OTEL_HEALTH_PORT='x' is not a TCP port" in caplog.text
+    with pytest.raises(ValueError, match=r"health_disk_threshold=0.9 is not a percentage .* \(not 0.85\)"):
+        resolve_options(health_disk_threshold=0.9, environ={})
+    with pytest.raises(ValueError, match="health_port=70000 is not a TCP port"):
+        resolve_options(health_port=70000, environ={})
+    with pytest.raises(ValueError, match="alertmanager_url='am:9093' is not an http"):
+        resolve_options(alertmanager_url="am:9093", environ={})
