@@ -17,6 +17,7 @@ MCP_TESTS = [
     "tests/test_redaction.py",
     "tests/test_omie.py",
     "tests/test_health.py",
+    "tests/test_ops_tools.py",
     "tests/test_self_telemetry.py",
 ]
 

@@ -391,12 +391,20 @@ def _start_health(state: _State, mcp: Any) -> Any:
     return start(state, mcp)
 
 
+def _start_ops_tools(state: _State, mcp: Any) -> Any:
+    """``ops_tools=True``: read-only MCP tools ``get_system_metrics``, ``health_check``, ``get_active_alerts``."""
+    from omie_otel._ops import start
+
+    return start(state, mcp)
+
+
 _INTEGRATIONS: list[Any] = [
     _start_omie,
     _start_host_metrics,
     _start_logs,
     _start_self_telemetry,
     _start_health,
+    _start_ops_tools,
 ]
 
 
