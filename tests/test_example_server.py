@@ -227,18 +227,16 @@ async def test_identical_concurrent_queries_reach_omie_once() -> None:
     assert sim.stats.calls["ListarClientes"] == 1 and not sim.stats.faults  # no REDUNDANT for the 5th to 8th
 
 
-async def test_testar_conexao_asks_omie_again_only_after_a_fault() -> None:
-    mcp, _, sim, sleeps = make()
+async def test_testar_conexao_asks_omie_once_a_minute_and_reports_the_latest_fault() -> None:
+    mcp, _, sim, _ = make()
     for _ in range(3):
-        assert (await call(mcp, "testar_conexao")).structured_content["conectado"]
-    assert sim.stats.calls["ListarEmpresas"] == 1
+        result = (await call(mcp, "testar_conexao")).structured_content
+        assert result["conectado"] and result["estado"] == "ok"
     sim.inject_fault("server_error", call="ListarClientes", times=10)
     assert (await call(mcp, "consultar_clientes")).is_error
-    waits = len(sleeps.waits)
-    result = await call(mcp, "testar_conexao")  # fresh: Omie answers REDUNDANT, which proves the key works
-    assert not result.is_error and result.structured_content["conectado"]
-    assert sim.stats.calls["ListarEmpresas"] == 2 and sim.stats.faults["redundant"] == 1
-    assert len(sleeps.waits) == waits  # a connection test does not retry
+    result = (await call(mcp, "testar_conexao")).structured_content
+    assert result["estado"] == "instavel" and result["ultima_falha"]["tipo"] == "server_error"
+    assert sim.stats.calls["ListarEmpresas"] == 1 and "redundant" not in sim.stats.faults
 
 
 async def test_concurrency_never_exceeds_omies_limit() -> None:

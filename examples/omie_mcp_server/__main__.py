@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request repeats the Omie span, less well
     try:
         settings = OmieSettings.from_env()
     except ValueError as exc:

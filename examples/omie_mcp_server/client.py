@@ -280,16 +280,13 @@ class OmieClient:
         """Close the connection pool."""
         await self._http.aclose()
 
-    # --- the one entry point -----------------------------------------------------------------------------------
+    # --- calls -----------------------------------------------------------------------------------------------
 
     async def call(
         self,
         endpoint: str,
         call: str,
         param: Mapping[str, Any] | None = None,
-        *,
-        fresh: bool = False,
-        retries: int | None = None,
     ) -> dict[str, Any]:
         """Call ``call`` on ``endpoint`` with ``param`` and return Omie's answer.
 
@@ -297,9 +294,6 @@ class OmieClient:
             endpoint: The service path, e.g. ``"geral/clientes"``.
             call: The method, e.g. ``"ListarClientes"``.
             param: The request object (sent as ``"param": [param]``).
-            fresh: Ask Omie even when an identical query was answered less than ``cache_ttl`` ago (the answer then
-                refreshes the cache). Writes are never cached.
-            retries: Retries allowed for this call (default: ``max_retries``); ``0`` answers after one request.
 
         Returns:
             Omie's JSON answer; for 5113 an empty page (``{"pagina": N, "total_de_paginas": 0, ...}``).
@@ -312,21 +306,20 @@ class OmieClient:
             ...                        {"pagina": 1, "registros_por_pagina": 20})
         """
         param = dict(param or {})
-        max_retries = self.max_retries if retries is None else retries
         if not (self.cache_ttl > 0 and call.startswith(_QUERY_PREFIXES)):
-            return await self._request(endpoint, call, param, max_retries)
+            return await self._request(endpoint, call, param)
         key = (endpoint, call, json.dumps(param, sort_keys=True, default=str))
         async with self._single_flight(key):  # an identical query in flight: wait for it, then read the cache
-            cached = None if fresh else self._cached(key)
+            cached = self._cached(key)
             if cached is not None:
                 _logger.debug("Omie %s: resposta em cache", call)
                 return cached
-            result = await self._request(endpoint, call, param, max_retries)
+            result = await self._request(endpoint, call, param)
             self._store(key, result)
             return result
 
-    async def _request(self, endpoint: str, call: str, param: dict[str, Any], max_retries: int) -> dict[str, Any]:
-        """Send until an answer, a fault not worth retrying, or ``max_retries`` retries."""
+    async def _request(self, endpoint: str, call: str, param: dict[str, Any]) -> dict[str, Any]:
+        """Send until an answer, a fault not worth retrying, or :attr:`max_retries` retries."""
         self._check_block(endpoint, call)
         attempt = 0
         while True:
@@ -336,13 +329,13 @@ class OmieClient:
                 self._last_outcome = "ok"
                 return body if fault is None else _empty_page(param)
             self._note_fault(call, fault)
-            if attempt >= max_retries or not self._retryable(call, fault, sent):
+            if attempt >= self.max_retries or not self._retryable(call, fault, sent):
                 _logger.warning("Omie %s falhou após %d tentativa(s): %s", call, attempt + 1, self._describe(fault))
                 raise OmieError(fault, call=call, endpoint=endpoint, attempts=attempt + 1)
             wait = self._retry_wait(fault, attempt)
             attempt += 1
             _logger.warning(
-                "Omie %s: %s; nova tentativa %d/%d em %.1f s", call, self._describe(fault), attempt, max_retries, wait
+                "Omie %s: %s; nova tentativa %d/%d em %.1f s", call, self._describe(fault), attempt, self.max_retries, wait
             )
             await self._sleep(wait)
 
