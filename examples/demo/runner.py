@@ -20,7 +20,7 @@ from examples.demo.dashboard import Summary, read_summary, render
 from examples.demo.telemetry import DemoTelemetry, otlp_endpoint
 from examples.demo.workload import Agent, Catalogue, inject_faults
 from examples.omie_mcp_server import OmieClient, OmieSettings, build_server
-from omie_otel.simulator import OmieSimulator, serve_in_thread
+from omie_otel.simulator import OmieSimulator, SimulatorStats, serve_in_thread
 
 __all__ = ["DEFAULT_SECONDS", "main", "run_demo"]
 
@@ -43,6 +43,8 @@ def _quiet_console() -> None:
     for handler in list(fastmcp_logger.handlers):
         fastmcp_logger.removeHandler(handler)
     fastmcp_logger.addHandler(logging.NullHandler())
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # as the server's __main__ does
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # the agents' HTTP client: not the server's logs
 
 
 class _Screen:
@@ -96,6 +98,45 @@ async def _drive(
     return [exc for task in done if (exc := task.exception()) is not None]
 
 
+def _banner(seconds: float, agents: int, refresh: float, api_url: str, mcp_url: str, telemetry: DemoTelemetry) -> str:
+    endpoint = otlp_endpoint() if telemetry.otlp else None
+    return "\n".join(
+        [
+            f"omie-otel demo — {seconds:.0f} s (DEMO_SECONDS), {agents} agentes MCP com carga mista",
+            f"  Simulador Omie: {api_url}",
+            "                  latência 50–300 ms, 2% de respostas quebradas e faltas injetadas de todo tipo",
+            f"  Servidor MCP:   {mcp_url}  (examples.omie_mcp_server, streamable HTTP, omie_otel.instrument)",
+            "                  consultas idênticas em 60 s saem do cache do cliente (o Omie as recusaria: "
+            "REDUNDANT), daí p50 baixos",
+            f"  Telemetria:     em memória, resumo a cada {refresh:.0f} s"
+            + (f" + OTLP para {endpoint} (serviço {telemetry.service_name})" if endpoint else ""),
+        ]
+    )
+
+
+def _final_report(
+    final: Summary, stats: SimulatorStats, failures: list[BaseException], seconds: float, telemetry: DemoTelemetry
+) -> str:
+    endpoint = otlp_endpoint() if telemetry.otlp else None
+    lines = [f"\n══ Resumo final: {seconds:.0f} s, tudo lido da telemetria (req/s: média) ══", render(final, elapsed=seconds)]
+    if endpoint and final.fault_traces:
+        traces = " · ".join(f"{kind} {trace_id}" for kind, trace_id in sorted(final.fault_traces.items()))
+        lines.append(f"Traces para abrir no Jaeger (um por omie.fault.kind): {traces}")
+    faults = " · ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())) or "-"
+    lines.append(f"Conferência no simulador (não é telemetria): {stats.requests} requisições; faltas: {faults}")
+    lines += [f"Aviso: um agente parou: {type(exc).__name__}: {exc}" for exc in failures]
+    if endpoint:
+        lines.append(
+            f"Enviado por OTLP para {endpoint}: Jaeger http://127.0.0.1:16686 (serviço {telemetry.service_name}), "
+            "Prometheus http://127.0.0.1:9090."
+        )
+    else:
+        lines.append(_STACK_HINT)
+    if not final.tools:
+        lines.append("Erro: nenhuma chamada de ferramenta apareceu na telemetria.")
+    return "\n".join(lines) + "\n"
+
+
 def run_demo(seconds: float = DEFAULT_SECONDS, *, agents: int = 4, refresh: float = 2.0, out: TextIO | None = None) -> int:
     """Run the whole demo for ``seconds`` and print the live and final summaries.
 
@@ -115,33 +156,18 @@ def run_demo(seconds: float = DEFAULT_SECONDS, *, agents: int = 4, refresh: floa
     out = out if out is not None else sys.stdout
     _quiet_console()
     telemetry = DemoTelemetry()
-    endpoint = otlp_endpoint()
-    block_s = max(3.0, round(seconds * 0.15))
     sim = OmieSimulator(
-        seed=42, latency_ms=50, latency_jitter_ms=250, broken_response_rate=0.02, misuse_block_s=block_s
+        seed=42, latency_ms=50, latency_jitter_ms=250, broken_response_rate=0.02, misuse_block_s=max(3, seconds // 7)
     )
     screen = _Screen(out)
     with serve_in_thread(sim) as sim_base:
         settings = OmieSettings.from_env({"OMIE_API_URL": sim_base + "v1/"})
-        client = OmieClient(settings, timeout=10.0, max_retry_wait=0.5)
-        mcp = build_server(client)
+        mcp = build_server(OmieClient(settings, timeout=10.0, max_retry_wait=0.5))
         omie_otel.instrument(mcp, omie_url=settings.telemetry_url, **telemetry.providers())
         try:
             with serve_in_thread(mcp.http_app(transport="http")) as mcp_base:
                 mcp_url = mcp_base.removesuffix("api/") + "mcp"
-                banner = "\n".join(
-                    [
-                        f"omie-otel demo — {seconds:.0f} s (DEMO_SECONDS), {agents} agentes MCP com carga mista",
-                        f"  Simulador Omie: {settings.api_url}",
-                        "                  latência 50–300 ms, 2% de respostas quebradas e faltas injetadas de todo tipo",
-                        f"  Servidor MCP:   {mcp_url}  (examples.omie_mcp_server, streamable HTTP, "
-                        "omie_otel.instrument)",
-                        "                  consultas idênticas em 60 s saem do cache do cliente (o Omie as "
-                        "recusaria: REDUNDANT), daí p50 baixos",
-                        f"  Telemetria:     em memória, resumo a cada {refresh:.0f} s"
-                        + (f" + OTLP para {endpoint} (serviço {telemetry.service_name})" if endpoint else ""),
-                    ]
-                )
+                banner = _banner(seconds, agents, refresh, settings.api_url, mcp_url, telemetry)
                 out.write(banner + "\n")
                 out.flush()
                 failures = asyncio.run(
@@ -150,33 +176,14 @@ def run_demo(seconds: float = DEFAULT_SECONDS, *, agents: int = 4, refresh: floa
                 )
                 final = read_summary(telemetry)  # before uninstrument(), which stops the host gauges
                 stats = sim.stats
-                telemetry.flush()  # the last OTLP export still has them too
+                telemetry.flush()  # so the last OTLP export still has them too
         finally:
             omie_otel.uninstrument()
     telemetry.shutdown()
-
     screen.final(banner)
-    out.write(f"\n══ Resumo final: {seconds:.0f} s, tudo lido da telemetria (req/s: média) ══\n")
-    out.write(render(final, elapsed=seconds) + "\n")
-    if endpoint and final.fault_traces:
-        traces = " · ".join(f"{kind} {trace_id}" for kind, trace_id in sorted(final.fault_traces.items()))
-        out.write(f"Traces para abrir no Jaeger (um por omie.fault.kind): {traces}\n")
-    faults = " · ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())) or "-"
-    out.write(f"Conferência no simulador (não é telemetria): {stats.requests} requisições; faltas: {faults}\n")
-    for exc in failures:
-        out.write(f"Aviso: um agente parou: {type(exc).__name__}: {exc}\n")
-    if endpoint:
-        out.write(
-            f"Enviado por OTLP para {endpoint}: Jaeger http://127.0.0.1:16686 (serviço {telemetry.service_name}), "
-            "Prometheus http://127.0.0.1:9090.\n"
-        )
-    else:
-        out.write(_STACK_HINT + "\n")
+    out.write(_final_report(final, stats, failures, seconds, telemetry))
     out.flush()
-    if not final.tools:
-        out.write("Erro: nenhuma chamada de ferramenta apareceu na telemetria.\n")
-        return 1
-    return 0
+    return 0 if final.tools else 1
 
 
 def main() -> int:
@@ -189,6 +196,12 @@ def main() -> int:
     try:
         seconds = float(raw) if raw else DEFAULT_SECONDS
     except ValueError:
-        print(f"DEMO_SECONDS={raw!r} não é um número de segundos", file=sys.stderr)
+        seconds = 0.0
+    if seconds <= 0:
+        print(f"DEMO_SECONDS={raw!r}: use um número de segundos maior que zero", file=sys.stderr)
         return 2
-    return run_demo(seconds)
+    try:
+        return run_demo(seconds)
+    except KeyboardInterrupt:
+        print("\ndemo interrompida", file=sys.stderr)
+        return 130

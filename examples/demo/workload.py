@@ -71,7 +71,7 @@ FAULT_PLAN: tuple[FaultStep, ...] = (
     FaultStep(0.50, "validation", "IncluirCliente"),
     FaultStep(0.58, "server_error", "ListarContasReceber", 4),  # outlives the retries: the tool fails
     FaultStep(0.66, "duplicate_request", "IncluirCliente"),
-    FaultStep(0.74, "auth", "ListarEmpresas"),
+    FaultStep(0.74, "auth", "ListarContasPagar"),
     FaultStep(0.80, "redundant", "ListarContasPagar"),
 )
 
