@@ -35,6 +35,12 @@ Argument > environment variable > default. See :mod:`omie_otel.environment_varia
 * ``omie_url``: URL prefix(es) of the Omie API (``OMIE_OTEL_OMIE_URL``, default ``https://app.omie.com.br/api/``).
 * ``host_metrics`` (``OMIE_OTEL_HOST_METRICS``), ``logs`` / ``log_level`` (``OMIE_OTEL_LOGS`` / ``_LOG_LEVEL``).
 * ``scrub_patterns``, ``scrub_documents``, ``scrub_callback``: extend or relax the scrubber.
+* ``health_routes`` (``OMIE_OTEL_HEALTH_ROUTES``, on): ``/health/live`` and ``/health/ready`` on HTTP servers;
+  ``health_port`` (``OMIE_OTEL_HEALTH_PORT``, off) a loopback listener for stdio servers; thresholds
+  ``health_memory_threshold`` / ``health_disk_threshold`` (percent, 85 / 90); ``health_omie_probe``. The same report
+  is :func:`omie_otel.health.check` and the ``omie_otel.health.status`` gauge.
+* ``ops_tools`` (``OMIE_OTEL_OPS_TOOLS``, off): read-only MCP tools ``get_system_metrics``, ``health_check``,
+  ``get_active_alerts`` (``alertmanager_url`` / ``OMIE_OTEL_ALERTMANAGER_URL``).
 * ``tracer_provider``, ``meter_provider``, ``logger_provider``: emit through these instead of the global ones.
 
 A bad argument raises ``ValueError`` naming it and the fix; a bad environment value logs a warning and the default
