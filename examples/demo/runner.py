@@ -119,16 +119,18 @@ def _final_report(
 ) -> str:
     endpoint = otlp_endpoint() if telemetry.otlp else None
     lines = [f"\n══ Resumo final: {seconds:.0f} s, tudo lido da telemetria (req/s: média) ══", render(final, elapsed=seconds)]
+    jaeger = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686").rstrip("/")
+    prometheus = os.environ.get("PROMETHEUS_URL", "http://127.0.0.1:9090").rstrip("/")
     if endpoint and final.fault_traces:
-        traces = " · ".join(f"{kind} {trace_id}" for kind, trace_id in sorted(final.fault_traces.items()))
-        lines.append(f"Traces para abrir no Jaeger (um por omie.fault.kind): {traces}")
+        lines.append("Traces para abrir no Jaeger, um por omie.fault.kind:")
+        lines += [f"  {kind:<20} {jaeger}/trace/{trace_id}" for kind, trace_id in sorted(final.fault_traces.items())]
     faults = " · ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())) or "-"
     lines.append(f"Conferência no simulador (não é telemetria): {stats.requests} requisições; faltas: {faults}")
     lines += [f"Aviso: um agente parou: {type(exc).__name__}: {exc}" for exc in failures]
     if endpoint:
         lines.append(
-            f"Enviado por OTLP para {endpoint}: Jaeger http://127.0.0.1:16686 (serviço {telemetry.service_name}), "
-            "Prometheus http://127.0.0.1:9090."
+            f"Enviado por OTLP para {endpoint}: Jaeger {jaeger} (serviço {telemetry.service_name}), "
+            f"Prometheus {prometheus} (job=\"{telemetry.service_name}\")."
         )
     else:
         lines.append(_STACK_HINT)
