@@ -8,11 +8,13 @@ Every tool returns a JSON-able dict with only the fields an assistant needs (Omi
 an Omie fault into a ``ToolError`` with a Portuguese message saying what happened and what to do.
 
 Example:
+    >>> import asyncio
     >>> from fastmcp import Client
     >>> mcp = build_server()
     >>> async def main() -> None:
     ...     async with Client(mcp) as client:
     ...         print((await client.call_tool("consultar_clientes", {"registros_por_pagina": 5})).data)
+    >>> asyncio.run(main())  # doctest: +SKIP
 """
 
 from __future__ import annotations
