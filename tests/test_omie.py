@@ -265,3 +265,18 @@ def test_fault_kind_type_matches_the_semconv_contract() -> None:
     from omie_otel.omie import FaultKind
 
     assert get_args(FaultKind) == sc.OMIE_FAULT_KINDS
+
+
+def test_429_retry_after_header_and_stale_utilization_expires(instrumented: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from omie_otel import _omie_httpx
+
+    throttled = lambda r: httpx.Response(429, text="429: Too many Requests", headers={"retry-after": "60", **HEADERS})  # noqa: E731
+    with httpx.Client(transport=httpx.MockTransport(throttled)) as client:
+        client.post(OMIE + "geral/clientes/", json=body("ListarClientes", pagina=1))
+    (span,) = omie_spans(instrumented)
+    assert span.attributes[sc.OMIE_FAULT_KIND] == "rate_limited"
+    assert span.attributes[sc.OMIE_RETRY_AFTER] == 60
+    assert instrumented.points(sc.OMIE_CLIENT_RATELIMIT_UTILIZATION)  # fresh readings are reported
+    real = _omie_httpx.time.monotonic
+    monkeypatch.setattr(_omie_httpx.time, "monotonic", lambda: real() + 61)
+    assert instrumented.points(sc.OMIE_CLIENT_RATELIMIT_UTILIZATION) == []  # a minute later they are gone

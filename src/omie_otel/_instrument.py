@@ -441,8 +441,7 @@ def uninstrument() -> None:
         _warned_twice = False
         if state is None:
             return
-        _stop(state)
-        if state.providers.owned:
+        if state.providers.owned:  # flush first, so the last export still has every gauge and span
             for provider in (state.providers.tracer_provider, state.providers.meter_provider,
                              state.providers.logger_provider):
                 flush = getattr(provider, "force_flush", None)
@@ -451,6 +450,7 @@ def uninstrument() -> None:
                         flush(5_000)
                     except Exception as exc:  # noqa: BLE001
                         internal_error("flushing providers", exc)
+        _stop(state)
 
 
 def current_state() -> _State | None:

@@ -40,6 +40,8 @@ _PAGING = (
 )
 _TOTALS_RE = re.compile(rb'"(total_de_paginas|registros|total_de_registros|nTotPaginas|nRegistros|nTotRegistros)"\s*:\s*"?(\d+)')
 _HEAD = 4096
+#: A rate-limit reading older than Omie's one-minute window says nothing about now.
+_UTILIZATION_TTL_S = 60.0
 
 
 def _int(value: Any) -> int | None:
@@ -108,7 +110,7 @@ class OmieHttpxInstrumentation:
             sc.OMIE_CLIENT_REQUESTS_ACTIVE, unit="{request}", description="Omie requests in flight, per call"
         )
         self._lock = threading.Lock()
-        self._utilization: dict[tuple[tuple[str, str], ...], float] = {}
+        self._utilization: dict[tuple[tuple[str, str], ...], tuple[float, float]] = {}
         meter.create_observable_gauge(
             sc.OMIE_CLIENT_RATELIMIT_UTILIZATION,
             callbacks=[self._observe_utilization],
@@ -118,9 +120,12 @@ class OmieHttpxInstrumentation:
 
     # -- gauge ------------------------------------------------------------------------------------------------------
     def _observe_utilization(self, options: CallbackOptions) -> Iterable[Observation]:
+        now = time.monotonic()
         with self._lock:
+            for key in [k for k, (_, seen) in self._utilization.items() if now - seen > _UTILIZATION_TTL_S]:
+                del self._utilization[key]  # no answer for a minute: Omie's window has moved on, say nothing
             items = list(self._utilization.items())
-        for key, value in items:
+        for key, (value, _) in items:
             yield Observation(value, dict(key))
 
     def _set_utilization(self, kind: str, call: str | None, used: int, limit: int) -> None:
@@ -128,7 +133,7 @@ class OmieHttpxInstrumentation:
         if call is not None:
             key = (*key, (sc.OMIE_CALL, call))
         with self._lock:
-            self._utilization[key] = min(used / limit, 1.0)
+            self._utilization[key] = (min(used / limit, 1.0), time.monotonic())
 
     # -- matching ---------------------------------------------------------------------------------------------------
     def matches(self, url: httpx.URL) -> bool:

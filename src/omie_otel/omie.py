@@ -93,6 +93,15 @@ def _wait(text: str | None) -> float | None:
     return float(m.group(1)) if m else None
 
 
+def _retry_after_header(value: str | None) -> float | None:
+    """The standard ``Retry-After`` header, in seconds (HTTP-date values are not used by Omie)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
 def classify(
     status: int, body: Any = None, headers: Mapping[str, str] | None = None
 ) -> OmieFault | None:
@@ -115,7 +124,10 @@ def classify(
     if status == 425 or "MISUSE_API_PROCESS" in text or (faultcode or "") == "MISUSE_API_PROCESS":
         return OmieFault("misuse_blocked", "MISUSE_API_PROCESS", message, _wait(text))
     if status == 429:
-        return OmieFault("rate_limited", _code(faultcode, header), message or "Too many requests", _wait(text))
+        wait = _wait(text)
+        if wait is None and headers is not None:
+            wait = _retry_after_header(headers.get("retry-after") or headers.get("Retry-After"))
+        return OmieFault("rate_limited", _code(faultcode, header), message or "Too many requests", wait)
     if status == 403 or _AUTH_TEXT in text.lower():
         return OmieFault("auth", _code(faultcode, header), message)
     if status == 404:
