@@ -236,10 +236,15 @@ def test_a_real_omie_425_pages_through_alertmanager_to_the_webhook(stack, eventu
     (series,) = eventually(counter, timeout=60, what="omie_client_faults_total in Prometheus")
     assert series["metric"]["omie_call"] == "ListarClientes" and series["value"][1] == "1"
 
-    # Prometheus fires it (for: 0m)...
+    # Prometheus fires it (for: 0m)... (With 1 failed tool call in 3, the availability SLO pages for this service
+    # too: only the 425 alert is looked at.)
     def prometheus_alert() -> list[Any]:
         alerts = _get(f"{stack.prometheus_url}/api/v1/alerts")["data"]["alerts"]
-        return [a for a in alerts if a["labels"].get("job") == service and a["state"] == "firing"]
+        return [
+            a for a in alerts
+            if a["labels"].get("job") == service and a["labels"]["alertname"] == "OmieApiMisuseBlocked"
+            and a["state"] == "firing"
+        ]
 
     (fired,) = eventually(prometheus_alert, timeout=60, what="OmieApiMisuseBlocked firing in Prometheus")
     assert fired["labels"] == labels
@@ -247,7 +252,9 @@ def test_a_real_omie_425_pages_through_alertmanager_to_the_webhook(stack, eventu
 
     # ... Alertmanager has it, active ...
     def alertmanager_alert() -> list[Any]:
-        return _get(f"{stack.alertmanager_url}/api/v2/alerts", filter=f'job="{service}"')
+        return _get(
+            f"{stack.alertmanager_url}/api/v2/alerts", filter=[f'job="{service}"', 'alertname="OmieApiMisuseBlocked"']
+        )
 
     (active,) = eventually(alertmanager_alert, timeout=60, what="the alert in Alertmanager")
     assert active["labels"] == labels
@@ -256,10 +263,33 @@ def test_a_real_omie_425_pages_through_alertmanager_to_the_webhook(stack, eventu
     assert [r["name"] for r in active["receivers"]] == ["default"]
 
     # ... and notifies the webhook receiver.
-    (body, sent), *_ = eventually(lambda: webhook.alerts(job=service), timeout=60, what="a webhook notification")
+    (body, sent), *_ = eventually(
+        lambda: webhook.alerts(job=service, alertname="OmieApiMisuseBlocked"), timeout=60, what="a webhook notification"
+    )
     assert body["receiver"] == "default"
     assert body["status"] == "firing"
     assert body["groupLabels"] == {"alertname": "OmieApiMisuseBlocked", "job": service, "severity": "critical"}
     assert sent["status"] == "firing"
     assert sent["labels"] == labels
     assert sent["annotations"] == annotations
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="omie_otel._pipeline counts logs as failed unless export() returns LogExportResult.SUCCESS, but the OTLP "
+    "log exporter returns LogRecordExportResult.SUCCESS (a different enum): every exported log record is counted "
+    "as a failure, so OmieOtelExportFailing would fire for every server that logs. Remove this mark with the fix.",
+)
+def test_a_healthy_server_counts_no_export_failures(stack, eventually) -> None:
+    service = f"exports-e2e-{uuid.uuid4().hex[:8]}"
+    run_probe(stack, service, "--calls", "3", "--hold", "3")
+
+    def failures() -> dict[str, float]:
+        result = _get(
+            f"{stack.prometheus_url}/api/v1/query", query=f'omie_otel_export_failures_total{{job="{service}"}}'
+        )["data"]["result"]
+        return {r["metric"]["omie_otel_signal"]: float(r["value"][1]) for r in result}
+
+    counts = eventually(lambda: len(failures()) == 3 and failures(), timeout=60, what="the SDK's failure counters")
+    assert counts == {"traces": 0, "metrics": 0, "logs": 0}
+
