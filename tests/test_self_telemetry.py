@@ -222,3 +222,21 @@ async def test_broken_collector_failures_reach_the_collector_once_it_recovers() 
             if m["name"] == sc.OMIE_OTEL_EXPORT_FAILURES and m["attributes"].get(sc.OMIE_OTEL_SIGNAL) == "metrics"
         ]
         assert metrics_failed and max(metrics_failed) >= 1
+
+
+def test_log_exporter_answering_with_the_other_success_enum_is_not_a_failure() -> None:
+    """SDK 1.45's OTLP log exporter returns LogRecordExportResult, not LogExportResult: both mean success."""
+    from opentelemetry.sdk._logs import export as log_export
+
+    from omie_otel._pipeline import CountingLogExporter, export_stats
+
+    enum = getattr(log_export, "LogRecordExportResult", log_export.LogExportResult)
+
+    class Answers:
+        def export(self, batch: object) -> object:
+            return enum.SUCCESS
+
+    before_ok, before_failed = export_stats.exported.get("logs", 0), export_stats.failed.get("logs", 0)
+    CountingLogExporter(Answers()).export([object(), object()])
+    assert export_stats.exported["logs"] == before_ok + 2
+    assert export_stats.failed.get("logs", 0) == before_failed

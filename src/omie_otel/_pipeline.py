@@ -199,12 +199,18 @@ export_stats = ExportStats()
 
 
 def _counted(signal: str, items: int, export: Any, success: Any, failure: Any) -> Any:
-    """Run one export, count its items as exported or failed; an exporter that raises has failed, not crashed."""
+    """Run one export, count its items as exported or failed; an exporter that raises has failed, not crashed.
+
+    Success is judged by the enum member's *name*: SDK 1.45's OTLP log exporter answers with
+    ``LogRecordExportResult.SUCCESS`` while ``LogExportResult.SUCCESS`` is a different enum, and comparing members
+    counted every exported log record as a failure.
+    """
     try:
         result = export()
     except Exception:  # noqa: BLE001
         result = failure
-    export_stats.record(signal, items, result == success, time.time_ns())
+    ok = result == success or getattr(result, "name", None) == "SUCCESS"
+    export_stats.record(signal, items, ok, time.time_ns())
     return result
 
 
