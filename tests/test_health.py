@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.helpers.net import free_port, wait_for_port
 from fastmcp import Client, FastMCP
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
@@ -31,7 +33,7 @@ from omie_otel._selftelemetry import drops
 from omie_otel.health import HealthChecker
 from omie_otel.omie import OmieFault
 from omie_otel.simulator import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, OmieSimulator, serve_in_thread
-from tests.test_transports import ROOT, free_port
+from tests.test_transports import ROOT
 
 HEALTH_SERVER = str(Path(__file__).parent / "servers" / "omie_health.py")
 OMIE = "https://app.omie.com.br/api/v1/geral/clientes/"
@@ -244,19 +246,6 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OMIE_"))}
     env.update(OTEL_SDK_DISABLED="true", PYTHONPATH=ROOT, **extra)
     return env
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died") from None
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 def get(url: str) -> tuple[int, dict[str, Any]]:

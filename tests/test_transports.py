@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 from opentelemetry import propagate, trace
 
+from tests.helpers.net import free_port, wait_for_port
 from tests.helpers.otlp_sink import OtlpSink, otlp_sink
 
 SERVER = str(Path(__file__).parent / "servers" / "omie_echo.py")
@@ -48,12 +47,6 @@ def current_meta() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tool_span(sink: OtlpSink, text_marker: str | None = None) -> list[dict[str, Any]]:
@@ -94,15 +87,7 @@ def http_server() -> Iterator[tuple[str, OtlpSink]]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
-                time.sleep(0.1)
+        wait_for_port(port, proc)
         try:
             yield f"http://127.0.0.1:{port}/mcp", sink
         finally:

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
 from omie_otel.simulator import OmieSimulator, serve_in_thread
+from tests.helpers.net import free_port, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -45,25 +45,6 @@ class App:
     proc: subprocess.Popen[bytes]
     calls: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
-            return
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"example server exited with {proc.returncode}") from None
-            time.sleep(0.2)
-    raise RuntimeError(f"example server not listening on {port} after {timeout}s")
 
 
 async def _call(app: App, tool: str, args: dict[str, Any]) -> tuple[bool, float]:
@@ -97,7 +78,7 @@ def app(stack: Any) -> Iterator[App]:
     app_key, app_secret = f"e2e-key-{tag}", f"e2e-secret-{secrets.token_hex(8)}"
     sim = OmieSimulator(seed=11, credentials={app_key: app_secret}, latency_ms=15)
     with serve_in_thread(sim) as sim_url:
-        port = _free_port()
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OMIE_"))}
         env.update(
             stack.otel_env(),
@@ -119,7 +100,7 @@ def app(stack: Any) -> Iterator[App]:
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )
             try:
-                _wait_port(port, proc)
+                wait_for_port(port, proc, timeout=60)
                 the_app = App(service, f"http://127.0.0.1:{port}/mcp", sim, app_key, app_secret, proc)
                 asyncio.run(_workload(the_app))
                 yield the_app
