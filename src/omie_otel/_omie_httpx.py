@@ -212,7 +212,7 @@ class OmieHttpxInstrumentation:
         url = request.url
         attrs: dict[str, Any] = {
             "http.request.method": request.method,
-            "url.full": str(url.copy_with(query=None)),
+            "url.full": str(url).split("?", 1)[0],  # Omie URLs carry nothing in the query; never export one
             "server.address": url.host,
             sc.OMIE_ENDPOINT: endpoint,
             **req_attrs,
