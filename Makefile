@@ -40,6 +40,7 @@ stack-down:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_overhead.py
+	$(BIN)/python benchmarks/bench_omie_httpx.py
 
 clean:
 	rm -rf $(VENV) .nox
