@@ -154,3 +154,17 @@ def _otel_handler(telemetry: Any) -> logging.Handler:
     from opentelemetry.sdk._logs import LoggingHandler
 
     return LoggingHandler(level=logging.INFO, logger_provider=telemetry.logger_provider)
+
+
+async def test_client_chosen_tool_name_with_a_cpf_never_reaches_spans_or_metrics(telemetry: Any) -> None:
+    mcp = FastMCP("omie")
+    omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
+    async with Client(mcp) as client:
+        with pytest.raises(Exception):
+            await client.call_tool(CPF, {})
+    spans = "".join(s.to_json() for s in telemetry.finished())
+    data = telemetry.reader.get_metrics_data()
+    metrics = data.to_json() if data is not None else ""
+    assert CPF not in spans and CPF not in metrics
+    assert "tools/call [redacted: cpf]" in spans
+    assert "[redacted: cpf]" in metrics

@@ -266,7 +266,7 @@ class McpTelemetry:
         self.options = options
         self.scrubber = scrubber
         self.enabled = True
-        self._names: set[str] = set()
+        self._names: dict[str, str] = {}
         self.duration = meter.create_histogram(
             sc.MCP_SERVER_OPERATION_DURATION,
             unit="s",
@@ -281,13 +281,17 @@ class McpTelemetry:
         )
 
     def bounded_name(self, name: str) -> str:
-        """Tool/prompt names as metric attributes, bounded: a client inventing names cannot explode cardinality."""
-        if name in self._names:
-            return name
-        if len(self._names) < _MAX_METRIC_NAMES:
-            self._names.add(name)
-            return name
-        return "_other"
+        """Tool/prompt names as metric attributes: scrubbed (metric attributes pass no span processor, and a client
+        may call an unknown tool named after a CPF) and bounded (a client inventing names cannot explode cardinality).
+        """
+        known = self._names.get(name)
+        if known is not None:
+            return known
+        if len(self._names) >= _MAX_METRIC_NAMES:
+            return "_other"
+        safe = self.scrubber.scrub_text(name)
+        self._names[name] = safe
+        return safe
 
     def capture(self, value: Any) -> str:
         text = json.dumps(self.scrubber.scrub_value(_jsonable(value)), ensure_ascii=False, default=str)

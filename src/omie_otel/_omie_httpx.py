@@ -97,6 +97,7 @@ class OmieHttpxInstrumentation:
         self.scrubber = scrubber
         self.enabled = True
         self.recent = RecentOmieOutcomes()
+        self._calls: dict[str, str] = {}
         self.duration = meter.create_histogram(
             sc.OMIE_CLIENT_REQUEST_DURATION,
             unit="s",
@@ -135,6 +136,15 @@ class OmieHttpxInstrumentation:
         with self._lock:
             self._utilization[key] = (min(used / limit, 1.0), time.monotonic())
 
+    def _safe_call(self, call: str) -> str:
+        """The ``call`` from a request body, scrubbed once: it becomes a metric attribute and part of a span name."""
+        safe = self._calls.get(call)
+        if safe is None:
+            safe = self.scrubber.scrub_text(call)
+            if len(self._calls) < 1000:
+                self._calls[call] = safe
+        return safe
+
     # -- matching ---------------------------------------------------------------------------------------------------
     def matches(self, url: httpx.URL) -> bool:
         if not self.enabled:
@@ -161,7 +171,7 @@ class OmieHttpxInstrumentation:
             value = body.get(key)
             if isinstance(value, str):
                 register_secret(value, label)
-        call = body.get("call") if isinstance(body.get("call"), str) else None
+        call = self._safe_call(body["call"]) if isinstance(body.get("call"), str) else None
         params = body.get("param")
         first = params[0] if isinstance(params, list) and params and isinstance(params[0], dict) else {}
         for page_key, per_page_key, *_ in _PAGING:

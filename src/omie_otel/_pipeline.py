@@ -69,6 +69,11 @@ class ScrubbingSpanProcessor(SpanProcessor):
     def _scrub(self, span: ReadableSpan) -> None:
         scrub = self.scrubber
         redacted: list[str] = []
+        name = span._name  # noqa: SLF001 - a span name can carry a client-chosen tool name
+        if name:
+            clean_name = scrub.scrub_text(name, ("name",), redacted)
+            if clean_name != name:
+                span._name = clean_name  # noqa: SLF001
         attrs = scrub.scrub_attributes(span._attributes, "attributes", redacted)  # noqa: SLF001
         if span._events:  # noqa: SLF001
             new_events = None
