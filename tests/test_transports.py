@@ -149,3 +149,24 @@ async def test_http_in_process_client_trace_continues(telemetry: Any, http_serve
         lambda s: any(m["name"] == "mcp.server.operation.duration" and m["attributes"].get("network.transport") == "tcp"
                       for m in s.metrics)
     )
+
+
+async def test_opentelemetry_instrument_needs_no_code_change(telemetry: Any) -> None:
+    """`opentelemetry-instrument python server.py` finds us through the entry point; the server has no telemetry code."""
+    import shutil
+
+    launcher = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
+    assert launcher, "opentelemetry-instrument is installed with opentelemetry-instrumentation"
+    plain = str(Path(__file__).parent / "servers" / "plain_server.py")
+    with otlp_sink() as sink:
+        env = server_env(sink, "omie-plain")
+        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "httpx"  # only ours: keep the check about the entry point
+        transport = StdioTransport(command=launcher, args=[sys.executable, plain], env=env, keep_alive=False)
+        async with Client(transport) as client:
+            assert (await client.call_tool("somar", {"a": 2, "b": 3})).data == 5
+        assert sink.wait_for(lambda s: any(sp["name"] == "tools/call somar" for sp in s.spans))
+        (span,) = [sp for sp in sink.spans if sp["name"] == "tools/call somar"]
+        assert span["attributes"]["gen_ai.operation.name"] == "execute_tool"
+        assert span["attributes"]["network.transport"] == "pipe"
+        assert span["resource"]["service.name"] == "omie-plain"
+        assert sink.wait_for(lambda s: any(m["name"] == "mcp.server.operation.duration" for m in s.metrics))
