@@ -44,6 +44,21 @@ _HEAD = 4096
 _UTILIZATION_TTL_S = 60.0
 
 
+_WANTED_HEADERS = frozenset(
+    {b"x-omie-request-id", b"x-omie-ratelimit", b"x-omie-parallelratelimit", b"omieapi-error", b"retry-after"}
+)
+
+
+def _omie_headers(response: httpx.Response) -> dict[str, str]:
+    """The few headers we read, in one pass over the raw list (``Headers.get`` scans the whole list per call)."""
+    found: dict[str, str] = {}
+    for key, value in response.headers.raw:
+        lower = key.lower()
+        if lower in _WANTED_HEADERS:
+            found[lower.decode("ascii")] = value.decode("utf-8", "replace")
+    return found
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value)
@@ -184,9 +199,8 @@ class OmieHttpxInstrumentation:
                 break
         return call, attrs
 
-    def _response_facts(self, response: httpx.Response) -> tuple[dict[str, Any], Any]:
+    def _response_facts(self, response: httpx.Response, headers: dict[str, str]) -> tuple[dict[str, Any], Any]:
         attrs: dict[str, Any] = {}
-        headers = response.headers
         rid = headers.get("x-omie-request-id")
         if rid:
             attrs[sc.OMIE_REQUEST_ID] = rid
@@ -266,14 +280,15 @@ class OmieHttpxInstrumentation:
             metric_attrs = {**metric_attrs, sc.ERROR_TYPE: type(error).__qualname__}
         elif response is not None:
             attrs["http.response.status_code"] = response.status_code
-            resp_attrs, body = self._response_facts(response)
+            headers = _omie_headers(response)
+            resp_attrs, body = self._response_facts(response, headers)
             attrs.update(resp_attrs)
-            fault = classify(response.status_code, body, response.headers)
-            limits = parse_ratelimit(response.headers.get("x-omie-ratelimit"))
+            fault = classify(response.status_code, body, headers)
+            limits = parse_ratelimit(headers.get("x-omie-ratelimit"))
             if limits is not None:
                 attrs[sc.OMIE_RATELIMIT_USED], attrs[sc.OMIE_RATELIMIT_LIMIT] = limits
                 self._set_utilization("requests_per_minute", None, *limits)
-            parallel = parse_ratelimit(response.headers.get("x-omie-parallelratelimit"))
+            parallel = parse_ratelimit(headers.get("x-omie-parallelratelimit"))
             if parallel is not None:
                 attrs[sc.OMIE_PARALLEL_RATELIMIT_USED], attrs[sc.OMIE_PARALLEL_RATELIMIT_LIMIT] = parallel
                 self._set_utilization("parallel", call, *parallel)
