@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit compat e2e venv stack-up stack-down bench clean
+.PHONY: demo test lint unit compat e2e venv stack-up stack-down bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,13 @@ demo: $(STAMP)
 
 # Every test: unit + integration on the newest FastMCP, the other FastMCP majors, then the real stack end to end.
 test: $(STAMP)
+	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/python -m pytest -q -m "not e2e" tests
 	$(BIN)/nox -s compat
 	$(BIN)/python -m pytest -q -m e2e tests/e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests examples benchmarks
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e" tests

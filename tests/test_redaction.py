@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastmcp import Client, FastMCP
+from fastmcp.exceptions import ToolError
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -160,7 +161,7 @@ async def test_client_chosen_tool_name_with_a_cpf_never_reaches_spans_or_metrics
     mcp = FastMCP("omie")
     omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
     async with Client(mcp) as client:
-        with pytest.raises(Exception):
+        with pytest.raises(ToolError, match="Unknown tool"):
             await client.call_tool(CPF, {})
     spans = "".join(s.to_json() for s in telemetry.finished())
     data = telemetry.reader.get_metrics_data()

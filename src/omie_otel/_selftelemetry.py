@@ -215,7 +215,7 @@ class SelfTelemetry:
             self._thread.join(timeout=5)
             self._thread = None
         with self._lock:
-            for processor, (core, stand_in) in list(self._hooked.items()):
+            for core, stand_in in list(self._hooked.values()):
                 if getattr(core, "_metrics", None) is stand_in:
                     core._metrics = stand_in.inner  # noqa: SLF001
             self._hooked.clear()
