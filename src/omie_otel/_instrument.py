@@ -130,6 +130,7 @@ def _patch_fastmcp(state: _State) -> None:
     tracer_provider = state.providers.tracer_provider
     fastmcp_tracer = JoiningTracer(tracer_provider.get_tracer("fastmcp"))
 
+    fst: Any
     try:
         import fastmcp.server.telemetry as fst
     except ImportError:  # FastMCP 2.x: no native spans
@@ -177,12 +178,13 @@ def _patch_fastmcp(state: _State) -> None:
 
 def _patch_sessions(state: _State) -> None:
     """Time each MCP session: one low-level ``Server.run`` call serves one connection (stdio or HTTP)."""
+    Server: Any
     try:
         from fastmcp.server.low_level import LowLevelServer as Server  # FastMCP 2.x/3.x override run()
     except ImportError:  # pragma: no cover
         return
     if "run" not in Server.__dict__:  # FastMCP 4 inherits the SDK's run(); patch it once, where it is defined
-        from mcp.server.lowlevel.server import Server  # type: ignore[no-redef]
+        from mcp.server.lowlevel.server import Server
     from omie_otel._mcp import current_transport
 
     async def run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

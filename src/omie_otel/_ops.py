@@ -164,7 +164,7 @@ def _tool_names(server: Any) -> set[str] | None:
         return {c.name for c in components.values() if isinstance(c, Tool)}
     tools = getattr(getattr(server, "_tool_manager", None), "_tools", None)
     if isinstance(tools, dict):  # FastMCP 2.x
-        return {getattr(t, "name", k) for k, t in tools.items()}
+        return {str(getattr(t, "name", k)) for k, t in tools.items()}
     return None
 
 

@@ -157,7 +157,7 @@ def install_log_scrubber(provider: Any, processor: ScrubbingLogProcessor) -> boo
     """Put ``processor`` first in an SDK logger provider's chain. Returns False when that is impossible."""
     multi = getattr(provider, "_multi_log_record_processor", None)
     procs = getattr(multi, "_log_record_processors", None)
-    if procs is None:
+    if multi is None or procs is None:
         return False
     lock = getattr(multi, "_lock", None) or threading.Lock()
     with lock:

@@ -250,7 +250,7 @@ class SelfTelemetry:
     def _hook_drops(self, signal: str, processor: Any) -> None:
         core = getattr(processor, "_batch_processor", None)
         inner = getattr(core, "_metrics", None)
-        if inner is None or isinstance(inner, _CountingProcessorMetrics) or processor in self._hooked:
+        if core is None or inner is None or isinstance(inner, _CountingProcessorMetrics) or processor in self._hooked:
             return
         stand_in = _CountingProcessorMetrics(inner, signal)
         core._metrics = stand_in  # noqa: SLF001

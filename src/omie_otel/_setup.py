@@ -103,7 +103,7 @@ def configure_from_env(service_name: str | None, environ: Mapping[str, str] | No
     if service_name:
         attrs[SERVICE_NAME] = service_name
     resource = Resource.create(attrs)
-    if service_name is None and resource.attributes.get(SERVICE_NAME, "").startswith("unknown_service"):
+    if service_name is None and str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: "omie-mcp-server"}))
 
     tracer_provider = TracerProvider(resource=resource)
@@ -112,7 +112,7 @@ def configure_from_env(service_name: str | None, environ: Mapping[str, str] | No
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(
-        BatchLogRecordProcessor(CountingLogExporter(_exporter("logs", env)))
+        BatchLogRecordProcessor(CountingLogExporter(_exporter("logs", env)))  # type: ignore[arg-type]
     )
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)

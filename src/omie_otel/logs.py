@@ -86,9 +86,9 @@ def _handler_class() -> Any:
 
         return LoggingHandler
     except ImportError:  # pragma: no cover - older contrib: the SDK's (deprecated) handler
-        from opentelemetry.sdk._logs import LoggingHandler
+        from opentelemetry.sdk._logs import LoggingHandler as SdkLoggingHandler
 
-        return LoggingHandler
+        return SdkLoggingHandler
 
 
 class LogBridge:
