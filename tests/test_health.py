@@ -7,6 +7,8 @@ loopback port for the active probe); only the clock is ours where time has to pa
 from __future__ import annotations
 
 import json
+import logging
+import re
 import socket
 import subprocess
 import sys
@@ -30,7 +32,7 @@ from omie_otel import semconv as sc
 from omie_otel._omie_httpx import RecentOmieOutcomes
 from omie_otel._pipeline import export_stats
 from omie_otel._selftelemetry import drops
-from omie_otel.health import HealthChecker
+from omie_otel.health import ContainerMemory, HealthChecker, container_memory
 from omie_otel.omie import OmieFault
 from omie_otel.simulator import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, OmieSimulator, serve_in_thread
 from tests.test_transports import ROOT
@@ -163,6 +165,123 @@ def test_memory_threshold_zero_fails_and_export_trouble_only_degrades() -> None:
     report = checker(Clock()).check()
     assert by_name(report)["telemetry_export"].status == "degraded"
     assert (report.status, report.ready) == ("degraded", True)
+
+
+# --- memory: the container's cgroup limit, else the host --------------------------------------------------------------
+
+MiB = 1 << 20
+GiB = 1 << 30
+V1_NO_LIMIT = "9223372036854771712"  # what cgroup v1 writes when there is no limit
+
+
+def cgroup_v2(root: Path, limit: str, current: str | None, stat: str | None) -> Path:
+    (root / "memory.max").write_text(limit + "\n")
+    if current is not None:
+        (root / "memory.current").write_text(current + "\n")
+    if stat is not None:
+        (root / "memory.stat").write_text(stat)
+    return root
+
+
+def cgroup_v1(root: Path, limit: str, usage: str, stat: str) -> Path:
+    (root / "memory").mkdir()
+    (root / "memory" / "memory.limit_in_bytes").write_text(limit + "\n")
+    (root / "memory" / "memory.usage_in_bytes").write_text(usage + "\n")
+    (root / "memory" / "memory.stat").write_text(stat)
+    return root
+
+
+def memory_check(cgroup_root: Path, threshold: float = 85) -> health.CheckResult:
+    return by_name(checker(Clock(), memory_threshold=threshold, cgroup_root=cgroup_root).check())["memory"]
+
+
+def cgroup_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "cannot read the cgroup memory limit" in r.getMessage()]
+
+
+def test_cgroup_v2_limit_is_judged_on_the_working_set(tmp_path: Path) -> None:
+    stat = f"anon {400 * MiB}\nfile {240 * MiB}\nactive_file {112 * MiB}\ninactive_file {128 * MiB}\n"
+    root = cgroup_v2(tmp_path, str(GiB), str(640 * MiB), stat)
+    assert container_memory(root) == ContainerMemory("v2", 512 * MiB, GiB)  # 640 MiB used minus 128 MiB reclaimable
+    memory = memory_check(root)
+    assert (memory.status, memory.detail) == ("ok", "container: 512 MiB of 1 GiB in use (50.0 %), below the 85 % threshold")
+    assert memory_check(root, threshold=50).status == "fail"
+    assert container_memory(root, host_total=GiB) is None, "a limit the host cannot reach never binds first"
+
+
+def test_cgroup_v1_limit_counts_the_whole_hierarchys_inactive_cache(tmp_path: Path) -> None:
+    stat = f"cache {300 * MiB}\ninactive_file {900 * MiB}\ntotal_cache {300 * MiB}\ntotal_inactive_file {40 * MiB}\n"
+    root = cgroup_v1(tmp_path, str(GiB), str(1000 * MiB), stat)
+    assert container_memory(root) == ContainerMemory("v1", 960 * MiB, GiB)
+    memory = memory_check(root)
+    assert memory.status == "fail"
+    assert memory.detail == "container: 960 MiB of 1 GiB in use (93.8 %), at or above the 85 % threshold"
+
+
+@pytest.mark.parametrize("layout", ["v2 max", "v1 huge", "no cgroup files"])
+def test_no_cgroup_limit_uses_the_host_figure_silently(
+    tmp_path: Path, layout: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if layout == "v2 max":
+        cgroup_v2(tmp_path, "max", str(640 * MiB), "inactive_file 0\n")
+    elif layout == "v1 huge":
+        cgroup_v1(tmp_path, V1_NO_LIMIT, str(640 * MiB), "total_inactive_file 0\n")
+    assert container_memory(tmp_path) is None
+    memory = memory_check(tmp_path, threshold=100)
+    assert memory.status == "ok" and memory.detail.startswith("host: ")
+    assert re.fullmatch(r"host: [\d.]+ [KMGT]?i?B of [\d.]+ [KMGT]iB in use \([\d.]+ %\), below the 100 % threshold",
+                        memory.detail), memory.detail
+    assert cgroup_warnings(caplog) == []
+
+
+DIRECTORY = object()  # a file the kernel would have written is a directory: reading it fails
+V2_FILES = {"memory.max": str(GiB), "memory.current": str(MiB), "memory.stat": "inactive_file 0\n"}
+V1_FILES = {
+    "memory/memory.limit_in_bytes": str(GiB),
+    "memory/memory.usage_in_bytes": str(MiB),
+    "memory/memory.stat": "total_inactive_file 0\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("files", "changed"),
+    [
+        (V2_FILES, {"memory.max": "lots"}),
+        (V2_FILES, {"memory.max": DIRECTORY}),
+        (V2_FILES, {"memory.current": "-5"}),
+        (V2_FILES, {"memory.current": None}),
+        (V2_FILES, {"memory.stat": "anon 1\ninactive_file many\n"}),
+        (V2_FILES, {"memory.stat": None}),
+        (V1_FILES, {"memory/memory.usage_in_bytes": "12 MiB"}),
+    ],
+    ids=["v2 limit", "v2 limit unreadable", "v2 negative usage", "v2 no usage", "v2 stat", "v2 no stat", "v1 usage"],
+)
+def test_garbage_cgroup_files_fall_back_to_the_host_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, files: dict[str, str], changed: dict[str, Any]
+) -> None:
+    for name, content in {**files, **changed}.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        if content is DIRECTORY:
+            (tmp_path / name).mkdir()
+        elif content is not None:  # None: the file is missing
+            (tmp_path / name).write_text(content)
+    c = checker(Clock(), memory_threshold=100, cgroup_root=tmp_path)
+    for _ in range(3):  # checked again and again, as the gauge and the routes do
+        memory = by_name(c.check())["memory"]
+        assert memory.status == "ok" and memory.detail.startswith("host: ")
+    (warning,) = cgroup_warnings(caplog)
+    assert warning.levelno == logging.WARNING and str(tmp_path) in warning.getMessage()
+
+
+def test_real_machine_memory_figure_is_sane() -> None:
+    reading = container_memory()  # whichever applies here: a container limit or none
+    if reading is not None:
+        assert reading.cgroup in ("v1", "v2") and 0 < reading.used <= reading.limit and 0 < reading.percent <= 100
+    memory = by_name(checker(Clock()).check())["memory"]
+    match = re.fullmatch(r"(container|host): .+ of .+ in use \(([\d.]+) %\), below the 100 % threshold", memory.detail)
+    assert match, memory.detail
+    assert match[1] == ("host" if reading is None else "container")
+    assert 0 < float(match[2]) < 100 and memory.status == "ok"
 
 
 # --- the active probe ------------------------------------------------------------------------------------------------

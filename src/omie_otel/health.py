@@ -41,8 +41,10 @@ Readiness checks
     90 % full; never ``fail``: losing telemetry must not take the server out of rotation.
 ``memory`` / ``disk``
     ``fail`` at or above ``health_memory_threshold`` (default 85) / ``health_disk_threshold`` (default 90) percent in
-    use — system memory (``psutil.virtual_memory().percent``; on a container this is the host's figure) and the
-    root filesystem. Environment: ``OMIE_OTEL_HEALTH_MEMORY_THRESHOLD`` / ``OMIE_OTEL_HEALTH_DISK_THRESHOLD``.
+    use — memory and the root filesystem. Environment: ``OMIE_OTEL_HEALTH_MEMORY_THRESHOLD`` /
+    ``OMIE_OTEL_HEALTH_DISK_THRESHOLD``. Under a cgroup memory limit (a container) memory is the cgroup's working set
+    over its limit, what the OOM killer goes by, else the host's ``psutil.virtual_memory().percent``; the detail
+    starts with ``container:`` or ``host:`` to say which (:func:`container_memory`).
 
 The overall status is ``fail`` if any check failed, else ``degraded`` if any is degraded, else ``ok``; ``ready`` is
 "not fail". A report is computed at most every 5 seconds (the routes, tools and gauge share it), and the metric
@@ -50,8 +52,8 @@ collection runs the same cached check, so it never probes Omie more often than t
 
 API
 ---
-:func:`check`, :func:`live`, :func:`listener_url`, :class:`HealthReport`, :class:`CheckResult`, :class:`Liveness`,
-:class:`HealthChecker`.
+:func:`check`, :func:`live`, :func:`listener_url`, :func:`container_memory`, :class:`HealthReport`,
+:class:`CheckResult`, :class:`Liveness`, :class:`HealthChecker`, :class:`ContainerMemory`.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -77,12 +80,15 @@ from omie_otel._guard import internal_error
 from omie_otel.version import __version__
 
 __all__ = [
+    "CGROUP_ROOT",
     "CheckResult",
     "CheckStatus",
+    "ContainerMemory",
     "HealthChecker",
     "HealthReport",
     "Liveness",
     "check",
+    "container_memory",
     "listener_url",
     "live",
 ]
@@ -181,6 +187,117 @@ def _ago(seconds: float) -> str:
     return f"{seconds:.0f} s ago"
 
 
+# --- container memory (cgroup) -------------------------------------------------------------------------------------------
+
+#: Where the cgroup filesystem is mounted; inside a container it shows the container's own cgroup.
+CGROUP_ROOT: Final = "/sys/fs/cgroup"
+
+# (version, limit file, usage file, stat file, the stat key of the inactive page cache), in the order tried.
+_CGROUP_LAYOUTS: Final[tuple[tuple[Literal["v1", "v2"], str, str, str, str], ...]] = (
+    ("v2", "memory.max", "memory.current", "memory.stat", "inactive_file"),
+    ("v1", "memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "memory/memory.stat", "total_inactive_file"),
+)
+_cgroup_warned: set[str] = set()
+_cgroup_warned_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ContainerMemory:
+    """Memory of the cgroup this process runs in, when that cgroup has a memory limit.
+
+    Attributes:
+        cgroup: ``v2`` or ``v1``.
+        used: The working set in bytes: usage minus the inactive page cache the kernel can drop before it OOM-kills
+            (what the kubelet and ``docker stats`` count).
+        limit: The memory limit in bytes.
+    """
+
+    cgroup: Literal["v1", "v2"]
+    used: int
+    limit: int
+
+    @property
+    def percent(self) -> float:
+        """``used`` as a percentage of ``limit``."""
+        return 100.0 * self.used / self.limit
+
+
+def container_memory(
+    cgroup_root: str | os.PathLike[str] = CGROUP_ROOT, *, host_total: int | None = None
+) -> ContainerMemory | None:
+    """The cgroup's memory use and limit, or ``None`` when this process has no memory limit of its own.
+
+    Reads cgroup v2 (``memory.max``, ``memory.current``, ``memory.stat``) under ``cgroup_root``, else cgroup v1
+    (``memory/memory.limit_in_bytes``, ``memory/memory.usage_in_bytes``, ``memory/memory.stat``). No limit is
+    ``None``: no such files, ``max``, or a limit at or above the host's memory (v1 writes a huge number for "no
+    limit", and a limit the host cannot reach never binds first). Files that cannot be read or hold something else
+    than the kernel writes are ``None`` too, with one warning per ``cgroup_root`` on the ``omie_otel`` logger.
+
+    Args:
+        cgroup_root: Where the cgroup filesystem is mounted (a test passes a fake tree).
+        host_total: The host's memory in bytes (default: ``psutil.virtual_memory().total``, read only when needed).
+
+    Example:
+        >>> reading = container_memory()
+        >>> reading is None or 0 < reading.limit
+        True
+    """
+    root = Path(cgroup_root)
+    try:
+        return _read_container_memory(root, host_total)
+    except (OSError, ValueError) as exc:
+        with _cgroup_warned_lock:
+            first = str(root) not in _cgroup_warned
+            _cgroup_warned.add(str(root))
+        if first:
+            _logger.warning(
+                "omie-otel: cannot read the cgroup memory limit under %s (%s: %s); memory figures are the host's",
+                root, type(exc).__qualname__, exc,
+            )
+        return None
+
+
+def _read_container_memory(root: Path, host_total: int | None) -> ContainerMemory | None:
+    for version, limit_file, usage_file, stat_file, inactive_key in _CGROUP_LAYOUTS:
+        try:
+            limit_text = (root / limit_file).read_text().strip()
+        except FileNotFoundError:
+            continue  # not this layout; once none matches, there is no cgroup memory controller to read
+        if limit_text == "max":
+            return None
+        limit = _cgroup_bytes(limit_file, limit_text)
+        if host_total is None:
+            import psutil
+
+            host_total = int(psutil.virtual_memory().total)
+        if limit == 0 or limit >= host_total:
+            return None
+        usage = _cgroup_bytes(usage_file, (root / usage_file).read_text().strip())
+        inactive = 0
+        for line in (root / stat_file).read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == inactive_key:
+                inactive = _cgroup_bytes(f"{stat_file} {key}", value.strip())
+        return ContainerMemory(version, max(usage - inactive, 0), limit)
+    return None
+
+
+def _cgroup_bytes(where: str, text: str) -> int:
+    if not text.isdigit():  # digits only: no sign, no blank, no "max" where a number belongs
+        raise ValueError(f"{where} holds {text[:40]!r}, not a byte count")
+    return int(text)
+
+
+def _binary_size(size: float) -> str:
+    """``536870912`` -> ``512 MiB``, ``1610612736`` -> ``1.5 GiB``."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    index = 0
+    while size >= 1024 and index < len(units) - 1:
+        size /= 1024
+        index += 1
+    return f"{f'{size:.1f}'.rstrip('0').rstrip('.')} {units[index]}"
+
+
 class HealthChecker:
     """Computes :class:`HealthReport` for one ``instrument()``: passive Omie evidence, probe cache, thresholds.
 
@@ -190,6 +307,8 @@ class HealthChecker:
         omie_url: Omie URL prefix the probe is sent to.
         omie_probe: Allow the active probe.
         memory_threshold, disk_threshold: Percent in use at or above which the check fails.
+        cgroup_root: Where the memory check looks for a container's cgroup memory limit (default
+            ``/sys/fs/cgroup``; see :func:`container_memory`).
         queues: Returns ``{signal: (queued, capacity)}`` of the batch processors (self-telemetry), or ``None``.
         scrubber: Applied to every detail text.
         environ: Where ``OMIE_APP_KEY``/``OMIE_APP_SECRET`` are read (default ``os.environ``, read at probe time).
@@ -212,6 +331,7 @@ class HealthChecker:
         omie_probe: bool = False,
         memory_threshold: float = DEFAULT_MEMORY_THRESHOLD,
         disk_threshold: float = DEFAULT_DISK_THRESHOLD,
+        cgroup_root: str | os.PathLike[str] = CGROUP_ROOT,
         queues: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
         scrubber: Any = None,
         environ: Mapping[str, str] | None = None,
@@ -226,6 +346,7 @@ class HealthChecker:
         self.omie_probe = omie_probe
         self.memory_threshold = memory_threshold
         self.disk_threshold = disk_threshold
+        self.cgroup_root = cgroup_root
         self._queues = queues
         self._scrubber = scrubber
         self._environ = environ
@@ -398,21 +519,28 @@ class HealthChecker:
     def _check_memory(self) -> tuple[CheckStatus, str]:
         import psutil
 
-        used = float(psutil.virtual_memory().percent)
-        return self._threshold("memory", used, self.memory_threshold)
+        host = psutil.virtual_memory()
+        container = container_memory(self.cgroup_root, host_total=host.total)
+        if container is not None:
+            where, used, total, percent = "container", container.used, container.limit, container.percent
+        else:  # psutil's percent counts what is not available, so the bytes shown do too
+            where, used, total, percent = "host", host.total - host.available, host.total, float(host.percent)
+        status, judged = self._threshold(percent, self.memory_threshold)
+        return status, f"{where}: {_binary_size(used)} of {_binary_size(total)} in use ({percent:.1f} %), {judged}"
 
     def _check_disk(self) -> tuple[CheckStatus, str]:
         import psutil
 
         root = os.path.abspath(os.sep)
         used = float(psutil.disk_usage(root).percent)
-        return self._threshold(f"disk {root}", used, self.disk_threshold)
+        status, judged = self._threshold(used, self.disk_threshold)
+        return status, f"disk {root} {used:.1f} % used, {judged}"
 
     @staticmethod
-    def _threshold(what: str, used: float, threshold: float) -> tuple[CheckStatus, str]:
+    def _threshold(used: float, threshold: float) -> tuple[CheckStatus, str]:
         status: CheckStatus = "fail" if used >= threshold else "ok"
         relation = "at or above" if status == "fail" else "below"
-        return status, f"{what} {used:.1f} % used, {relation} the {threshold:g} % threshold"
+        return status, f"{relation} the {threshold:g} % threshold"
 
     # --- gauge -------------------------------------------------------------------------------------------------------
 
