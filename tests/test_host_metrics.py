@@ -384,7 +384,11 @@ def test_real_snapshot_is_json(reader):
     host = started(reader)
     time.sleep(0.1)  # the kernel counts CPU time in ticks: let a few pass
     snapshot = json.loads(json.dumps(host.snapshot()))
+    container = snapshot.pop("container_memory", None)  # only under a cgroup memory limit
     assert set(snapshot) == {"cpu", "memory", "filesystems", "network", "process", "pools"}
+    if container is not None:
+        assert container["cgroup"] in ("v1", "v2") and 0 < container["used"] <= container["limit"]
+        assert container["limit"] < snapshot["memory"]["total"] and 0 < container["utilization"] <= 1
     assert 0 <= snapshot["cpu"]["utilization"] <= 1
     assert snapshot["process"]["pid"] == os.getpid() and snapshot["process"]["memory_rss"] > 0
     assert "/" in {fs["mountpoint"] for fs in snapshot["filesystems"]}
@@ -631,6 +635,19 @@ def test_snapshot_exact_values(fake, reader):
     }
     # The snapshot keeps its own CPU baseline: the metrics still see the whole interval since start.
     assert single(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(0.175)
+
+
+def test_snapshot_adds_the_container_memory_under_a_cgroup_limit_and_keeps_the_metrics(fake, reader, tmp_path):
+    (tmp_path / "memory.max").write_text("8000\n")  # below the fake host's 16000 bytes: a limit that binds
+    (tmp_path / "memory.current").write_text("5000\n")
+    (tmp_path / "memory.stat").write_text("anon 3000\nfile 2000\ninactive_file 1000\n")
+    host = started(reader, cgroup_root=tmp_path)
+    snapshot = host.snapshot()
+    assert snapshot["container_memory"] == {"cgroup": "v2", "limit": 8000, "used": 4000, "utilization": 0.5}
+    assert snapshot["memory"]["total"] == 16000 and snapshot["memory"]["utilization"] == 0.25  # still the host's
+    assert set(collect_later(fake, reader)) == HOST_METRICS  # no metric added or renamed
+    (tmp_path / "memory.max").write_text("max\n")
+    assert "container_memory" not in host.snapshot()
 
 
 def test_snapshot_leaves_out_excluded_and_nulls_dropped(fake, reader):

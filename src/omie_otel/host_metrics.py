@@ -71,6 +71,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from omie_otel import semconv
 from omie_otel._guard import internal_error
 from omie_otel.environment_variables import OMIE_OTEL_HOST_METRICS_EXCLUDE, OMIE_OTEL_HOST_METRICS_PER_CPU
+from omie_otel.health import CGROUP_ROOT, ContainerMemory, container_memory
 from omie_otel.version import __version__
 
 if TYPE_CHECKING:
@@ -310,6 +311,8 @@ class HostMetrics:
             ``OMIE_OTEL_HOST_METRICS_EXCLUDE``; ``[]``: exclude nothing, whatever the environment says.
         per_cpu: Report ``system.cpu.utilization`` per logical CPU. ``None``: read ``OMIE_OTEL_HOST_METRICS_PER_CPU``,
             default ``False``.
+        cgroup_root: Where :meth:`snapshot` looks for a container's cgroup memory limit (default ``/sys/fs/cgroup``;
+            see :func:`omie_otel.health.container_memory`).
 
     Raises:
         ValueError: ``OMIE_OTEL_HOST_METRICS_PER_CPU`` is not a boolean (``true``/``false``, ``1``/``0``,
@@ -334,6 +337,7 @@ class HostMetrics:
         *,
         exclude: Sequence[str] | None = None,
         per_cpu: bool | None = None,
+        cgroup_root: str | os.PathLike[str] = CGROUP_ROOT,
     ) -> None:
         globs = _split_globs(os.environ.get(OMIE_OTEL_HOST_METRICS_EXCLUDE, "") if exclude is None else exclude)
         self._per_cpu = _parse_bool(OMIE_OTEL_HOST_METRICS_PER_CPU, False) if per_cpu is None else per_cpu
@@ -343,6 +347,7 @@ class HostMetrics:
                 _logger.warning("host metrics exclusion %r matches no metric; known metrics: %s", glob, names)
         self._enabled = frozenset(n for n in names if not any(fnmatch.fnmatchcase(n, glob) for glob in globs))
         self._meter_provider = meter_provider
+        self._cgroup_root = cgroup_root
         self._lock = threading.Lock()  # start() and stop()
         self._drop_lock = threading.Lock()
         self._dropped: set[str] = set()  # metric names, "filesystem <mountpoint>" and "<metric> <pool name>" keys
@@ -600,7 +605,10 @@ class HostMetrics:
 
         Returns:
             ``{"cpu": {...}, "memory": {...}, "filesystems": [...], "network": {...}, "process": {...},
-            "pools": {...}}``; bytes for sizes, fractions in [0, 1] for utilizations.
+            "pools": {...}}``; bytes for sizes, fractions in [0, 1] for utilizations. Under a cgroup memory limit (a
+            container) it also holds ``"container_memory": {"cgroup", "limit", "used", "utilization"}``: the
+            cgroup's working set against its limit, as the ``memory`` readiness check judges it (``memory`` stays
+            the host's).
 
         Example:
             >>> from opentelemetry.sdk.metrics import MeterProvider
@@ -626,6 +634,14 @@ class HostMetrics:
                 **memory[1],
                 "utilization": memory[1]["used"] / memory[0] if "used" in memory[1] and memory[0] else None,
             }
+            container = None if memory is None else self._container_memory(memory[0])
+            if container is not None:
+                result["container_memory"] = {
+                    "cgroup": container.cgroup,
+                    "limit": container.limit,
+                    "used": container.used,
+                    "utilization": container.used / container.limit,
+                }
         filesystem_metrics = (semconv.SYSTEM_FILESYSTEM_USAGE, semconv.SYSTEM_FILESYSTEM_UTILIZATION)
         if self._enabled.intersection(filesystem_metrics):
             filesystems = self._snapshot_read(filesystem_metrics, self._filesystems)
@@ -670,6 +686,14 @@ class HostMetrics:
         if semconv.OMIE_CLIENT_POOL_CONNECTIONS in self._enabled:
             result["pools"] = self._snapshot_read((semconv.OMIE_CLIENT_POOL_CONNECTIONS,), self._pools)
         return result
+
+    def _container_memory(self, host_total: int) -> ContainerMemory | None:
+        """The cgroup's figure, or ``None`` (no limit; unreadable files already warned about, once)."""
+        try:
+            return container_memory(self._cgroup_root, host_total=host_total)
+        except Exception as exc:  # noqa: BLE001 - a bug here must not cost the snapshot
+            internal_error("host metrics container memory", exc)
+            return None
 
     def _snapshot_read(self, metrics: Sequence[str], read: Callable[[], _T]) -> _T | None:
         """``read()`` guarded under the first of ``metrics`` still reported; ``None`` if none is."""
