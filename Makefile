@@ -20,12 +20,14 @@ demo: $(STAMP)
 # Every test: unit + integration on the newest FastMCP, the other FastMCP majors, then the real stack end to end.
 test: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "not e2e" tests
 	$(BIN)/nox -s compat
 	$(BIN)/python -m pytest -q -m e2e tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e" tests
