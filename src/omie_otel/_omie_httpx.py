@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -28,11 +29,6 @@ from omie_otel.redaction import register_secret
 
 __all__ = ["OmieHttpxInstrumentation", "RecentOmieOutcomes"]
 
-_SUPPRESS_HTTP = otel_context.create_key("suppress_http_instrumentation")
-try:  # contrib's own key, when installed, so its transport-level span is skipped for Omie calls
-    from opentelemetry.instrumentation.utils import _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _CONTRIB_KEY
-except ImportError:  # pragma: no cover
-    _CONTRIB_KEY = _SUPPRESS_HTTP
 
 _PAGING = (
     ("pagina", "registros_por_pagina", "total_de_paginas", "registros", "total_de_registros"),
@@ -112,7 +108,6 @@ class OmieHttpxInstrumentation:
         self.scrubber = scrubber
         self.enabled = True
         self.recent = RecentOmieOutcomes()
-        self._calls: dict[str, str] = {}
         self.duration = meter.create_histogram(
             sc.OMIE_CLIENT_REQUEST_DURATION,
             unit="s",
@@ -151,15 +146,6 @@ class OmieHttpxInstrumentation:
         with self._lock:
             self._utilization[key] = (min(used / limit, 1.0), time.monotonic())
 
-    def _safe_call(self, call: str) -> str:
-        """The ``call`` from a request body, scrubbed once: it becomes a metric attribute and part of a span name."""
-        safe = self._calls.get(call)
-        if safe is None:
-            safe = self.scrubber.scrub_text(call)
-            if len(self._calls) < 1000:
-                self._calls[call] = safe
-        return safe
-
     # -- matching ---------------------------------------------------------------------------------------------------
     def matches(self, url: httpx.URL) -> bool:
         if not self.enabled:
@@ -186,7 +172,8 @@ class OmieHttpxInstrumentation:
             value = body.get(key)
             if isinstance(value, str):
                 register_secret(value, label)
-        call = self._safe_call(body["call"]) if isinstance(body.get("call"), str) else None
+        # ``call`` becomes a metric attribute, which passes no span processor: scrub it here (a cache hit when clean).
+        call = self.scrubber.scrub_text(body["call"]) if isinstance(body.get("call"), str) else None
         params = body.get("param")
         first = params[0] if isinstance(params, list) and params and isinstance(params[0], dict) else {}
         for page_key, per_page_key, *_ in _PAGING:
@@ -250,9 +237,9 @@ class OmieHttpxInstrumentation:
         metric_attrs = {sc.OMIE_CALL: call or "unknown", sc.OMIE_ENDPOINT: endpoint}
         span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
         self.active.add(1, {sc.OMIE_CALL: metric_attrs[sc.OMIE_CALL]})
-        ctx = trace.set_span_in_context(span)
-        ctx = otel_context.set_value(_SUPPRESS_HTTP, True, ctx)
-        token = otel_context.attach(otel_context.set_value(_CONTRIB_KEY, True, ctx))
+        # contrib's httpx instrumentor, if also active, skips its transport-level span for this request
+        ctx = otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span))
+        token = otel_context.attach(ctx)
         return span, metric_attrs, call or "unknown", time.perf_counter(), token
 
     def finish(
