@@ -80,7 +80,8 @@ def test_every_alert_has_severity_portuguese_annotations_and_its_runbook() -> No
         name = rule["alert"]
         assert rule["labels"]["severity"] in ("critical", "warning"), name
         notes = rule["annotations"]
-        assert set(notes) == {"summary", "description", "runbook_url"}, name
+        # "value" (optional): the alert's value in words, shown as such in the notifications.
+        assert {"summary", "description", "runbook_url"} <= set(notes) <= {"summary", "description", "runbook_url", "value"}, name
         assert notes["runbook_url"] == RUNBOOK_URL.format(name)
         # In Portuguese (a cheap check: a few of its most common words, none of English's).
         for key in ("summary", "description"):
