@@ -4,6 +4,8 @@
 #   otelcol-omie (our collector) --traces--> Jaeger v2 (memory storage, UI/API)
 #                                --metrics-> Prometheus (remote-write receiver) --alerts--> Alertmanager
 #                                --logs----> VictoriaLogs (OTLP/HTTP, LogsQL)
+#   Alertmanager --e-mail--> Mailpit (SMTP; its HTTP API lists what arrived)  --Slack--> (only when configured)
+#                --history-> VictoriaLogs (/insert/jsonline: one record per alert firing and per resolution)
 #
 # Usage: scripts/stack.sh up|down|status|build|deps|env|stop NAME|start NAME
 #   build   build (or take from the cache) otelcol-omie, jaeger and victoria-logs into .stack/bin/
@@ -29,7 +31,13 @@
 #                                 the capture file is $STACK_DIR/otelcol-capture.jsonl)
 #   STACK_OTELCOL_EXTRA_CONFIG    one more --config overlay for the collector (a path)
 #   OTELCOL_SAMPLING_PERCENT [100], OTELCOL_TAIL_DECISION_WAIT [2s], OTELCOL_SPANMETRICS_FLUSH_INTERVAL [5s]
-#   ALERTMANAGER_WEBHOOK_URL [http://127.0.0.1:<9095+offset>/]
+#   ALERTMANAGER_WEBHOOK_URL [http://127.0.0.1:<9095+offset>/]   "off" = no generic webhook
+#   ALERTMANAGER_* (Slack URLs/channels, SMTP relay and password, recipients, links): the channels and their
+#                                 variables are documented in collector-config/alertmanager/render.sh; here the
+#                                 SMTP relay defaults to Mailpit, the history to VictoriaLogs, the links to this
+#                                 stack's Jaeger and dashboard. Slack is off until a URL is given.
+#   STACK_AM_GROUP_WAIT [1s], STACK_AM_GROUP_INTERVAL [5s]   Alertmanager route timings (production: 30s, 5m)
+#   STACK_ESCALATION_FOR          a shorter `for:` for the escalation rule (production 15m; tests use seconds)
 #   OMIE_OTEL_STACK_CACHE [$HOME/.cache/omie-otel/bin]
 #                                 built binaries, keyed by a hash of their go.mod/go.sum/sources and the Go
 #                                 version, shared by every clone on this machine
@@ -38,7 +46,7 @@
 #   STACK_OTELCOL_ZPAGES_PORT [15679], STACK_JAEGER_OTLP_GRPC_PORT [14317], STACK_JAEGER_OTLP_HTTP_PORT [14318],
 #   STACK_JAEGER_QUERY_PORT [16686], STACK_JAEGER_QUERY_GRPC_PORT [16685], STACK_JAEGER_HEALTH_PORT [13134],
 #   STACK_JAEGER_METRICS_PORT [18888], STACK_PROMETHEUS_PORT [9090], STACK_ALERTMANAGER_PORT [9093],
-#   STACK_VICTORIALOGS_PORT [9428]
+#   STACK_VICTORIALOGS_PORT [9428], STACK_MAILPIT_SMTP_PORT [1025], STACK_MAILPIT_HTTP_PORT [8025]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,7 +61,7 @@ READY_TIMEOUT="${STACK_READY_TIMEOUT:-90}"
 STOP_TIMEOUT="${STACK_STOP_TIMEOUT:-10}"
 
 # Components, in start order (backends first, the collector last); stopped in reverse order.
-COMPONENTS=(victorialogs jaeger alertmanager prometheus otelcol)
+COMPONENTS=(victorialogs jaeger mailpit alertmanager prometheus otelcol)
 
 port() { # port NAME DEFAULT -> DEFAULT (or $STACK_NAME_PORT) + offset
   local var="STACK_$1_PORT" p
@@ -77,6 +85,9 @@ P_PROM=$(port PROMETHEUS 9090)
 P_AM=$(port ALERTMANAGER 9093)
 P_VL=$(port VICTORIALOGS 9428)
 P_WEBHOOK=$(port WEBHOOK 9095)
+# Mailpit: the SMTP server Alertmanager's e-mails go to, and its web UI/API (/api/v1/messages).
+P_MAILPIT_SMTP=$(port MAILPIT_SMTP 1025)
+P_MAILPIT_HTTP=$(port MAILPIT_HTTP 8025)
 H=127.0.0.1
 
 log() { printf 'stack: %s\n' "$*" >&2; }
@@ -126,6 +137,7 @@ cmd_build() {
   build_one otelcol-omie "$CFG/otelcol-omie" . main.go components.go
   build_one jaeger "$CFG/tools/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
   build_one victoria-logs "$CFG/tools/victorialogs" github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs
+  build_one mailpit "$CFG/tools/mailpit" github.com/axllent/mailpit
 }
 
 # Prometheus and Alertmanager come from Debian's packages (2.42 / 0.25 on Debian 12). We never use them as
@@ -152,6 +164,7 @@ binary_of() {
     otelcol) echo "$BIN_DIR/otelcol-omie" ;;
     jaeger) echo "$BIN_DIR/jaeger" ;;
     victorialogs) echo "$BIN_DIR/victoria-logs" ;;
+    mailpit) echo "$BIN_DIR/mailpit" ;;
     prometheus) echo /usr/bin/prometheus ;;
     alertmanager) echo /usr/bin/prometheus-alertmanager ;;
   esac
@@ -162,6 +175,7 @@ ready_url() {
     otelcol) echo "http://$H:$P_COL_HEALTH/" ;;
     jaeger) echo "http://$H:$P_JAEGER_QUERY/api/services" ;;
     victorialogs) echo "http://$H:$P_VL/health" ;;
+    mailpit) echo "http://$H:$P_MAILPIT_HTTP/readyz" ;;
     prometheus) echo "http://$H:$P_PROM/-/ready" ;;
     alertmanager) echo "http://$H:$P_AM/-/ready" ;;
   esac
@@ -172,6 +186,7 @@ ports_of() {
     otelcol) echo "$P_OTLP_GRPC $P_OTLP_HTTP $P_COL_HEALTH $P_COL_METRICS $P_COL_PPROF $P_COL_ZPAGES" ;;
     jaeger) echo "$P_JAEGER_OTLP_GRPC $P_JAEGER_OTLP_HTTP $P_JAEGER_QUERY $P_JAEGER_QUERY_GRPC $P_JAEGER_HEALTH $P_JAEGER_METRICS" ;;
     victorialogs) echo "$P_VL" ;;
+    mailpit) echo "$P_MAILPIT_SMTP $P_MAILPIT_HTTP" ;;
     prometheus) echo "$P_PROM" ;;
     alertmanager) echo "$P_AM" ;;
   esac
@@ -204,13 +219,29 @@ render_configs() {
       -e "s/127\.0\.0\.1:9093/$H:$P_AM/g" \
       -e "s/^\(  [a-z_]*_interval:\) 15s/\1 $interval/" \
       "$CFG/prometheus/prometheus.yml" > "$STACK_DIR/prometheus/prometheus.yml"
-  # rule_files are relative to the config file: point rules/ at the repository's, so edits + reload apply.
-  ln -sfn "$CFG/prometheus/rules" "$STACK_DIR/prometheus/rules"
-  local webhook="${ALERTMANAGER_WEBHOOK_URL:-http://$H:$P_WEBHOOK/}"
-  sed -e "s#url: http://127.0.0.1:9095/#url: $webhook#" \
-      -e "s/^\(  group_wait:\) 30s/\1 ${STACK_AM_GROUP_WAIT:-1s}/" \
-      -e "s/^\(  group_interval:\) 5m/\1 ${STACK_AM_GROUP_INTERVAL:-5s}/" \
-      "$CFG/alertmanager/alertmanager.yml" > "$STACK_DIR/alertmanager/alertmanager.yml"
+  # rule_files are relative to the config file: rules/ links to the repository's files, so edits + reload apply.
+  rm -rf "$STACK_DIR/prometheus/rules"
+  mkdir -p "$STACK_DIR/prometheus/rules"
+  ln -sf "$CFG"/prometheus/rules/*.yml "$STACK_DIR/prometheus/rules/"
+  render_alerting
+}
+
+# Alerting: the escalation rule (a copy with STACK_ESCALATION_FOR, for tests) and Alertmanager's config, rendered
+# by collector-config/alertmanager/render.sh (channels on/off, secrets in files, links, timings).
+render_alerting() {
+  if [[ -n "${STACK_ESCALATION_FOR:-}" ]]; then
+    local rule="$STACK_DIR/prometheus/rules/escalation.alerts.yml"
+    rm -f "$rule"
+    sed "s/^\(        for:\) 15m\$/\1 $STACK_ESCALATION_FOR/" "$CFG/prometheus/rules/escalation.alerts.yml" > "$rule"
+  fi
+  local jsonline="/insert/jsonline?_stream_fields=commonLabels.alertname,commonLabels.job&_msg_field=commonAnnotations.summary"
+  env ALERTMANAGER_SMTP_SMARTHOST="${ALERTMANAGER_SMTP_SMARTHOST-$H:$P_MAILPIT_SMTP}" \
+      ALERTMANAGER_WEBHOOK_URL="${ALERTMANAGER_WEBHOOK_URL:-http://$H:$P_WEBHOOK/}" \
+      ALERTMANAGER_HISTORY_URL="${ALERTMANAGER_HISTORY_URL-http://$H:$P_VL$jsonline}" \
+      ALERTMANAGER_JAEGER_URL="${ALERTMANAGER_JAEGER_URL:-http://$H:$P_JAEGER_QUERY}" \
+      ALERTMANAGER_DASHBOARD_URL="${ALERTMANAGER_DASHBOARD_URL:-http://$H:$(port DASHBOARD 8400)}" \
+      ALERTMANAGER_GROUP_WAIT="${STACK_AM_GROUP_WAIT:-1s}" ALERTMANAGER_GROUP_INTERVAL="${STACK_AM_GROUP_INTERVAL:-5s}" \
+      "$CFG/alertmanager/render.sh" "$CFG/alertmanager" "$STACK_DIR/alertmanager" 2>&1 | sed 's/^/stack: /' >&2
 }
 
 # start NAME: launch in its own session (so it outlives this script and a Ctrl-C in its terminal), without
@@ -246,6 +277,11 @@ start() {
     victorialogs)
       setsid "$bin" -httpListenAddr="$H:$P_VL" -storageDataPath="$STACK_DIR/data/victorialogs" \
           -retentionPeriod=7d >>"$out" 2>&1 </dev/null 9>&- &
+      ;;
+    mailpit)
+      setsid "$bin" --listen "$H:$P_MAILPIT_HTTP" --smtp "$H:$P_MAILPIT_SMTP" --smtp-disable-rdns \
+          --database "$STACK_DIR/data/mailpit/mailpit.db" --disable-version-check --label "omie-otel stack $OFF" \
+          >>"$out" 2>&1 </dev/null 9>&- &
       ;;
     prometheus)
       setsid "$bin" --config.file="$STACK_DIR/prometheus/prometheus.yml" \
@@ -309,6 +345,8 @@ PROMETHEUS_URL=http://$H:$P_PROM
 ALERTMANAGER_URL=http://$H:$P_AM
 ALERTMANAGER_WEBHOOK_URL=${ALERTMANAGER_WEBHOOK_URL:-http://$H:$P_WEBHOOK/}
 VICTORIALOGS_URL=http://$H:$P_VL
+MAILPIT_URL=http://$H:$P_MAILPIT_HTTP
+MAILPIT_SMTP=$H:$P_MAILPIT_SMTP
 EOF
   mv -f "$f.tmp" "$f"
 }
@@ -377,7 +415,7 @@ cmd_up() {
   done
 
   if [[ "${STACK_FRESH:-0}" == 1 ]]; then rm -rf "$STACK_DIR/data"; fi
-  mkdir -p "$STACK_DIR/data"/{prometheus,alertmanager,victorialogs}
+  mkdir -p "$STACK_DIR/data"/{prometheus,alertmanager,victorialogs,mailpit}
   rm -f "$STACK_DIR/otelcol-capture.jsonl"
   render_configs
 
