@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -66,6 +67,10 @@ class Stack:
     dir: Path
     #: Everything in the stack's env file, e.g. ``env["OTEL_EXPORTER_OTLP_ENDPOINT"]``.
     env: dict[str, str]
+    #: Mailpit's web UI and API (``/api/v1/messages``): every e-mail Alertmanager sends lands there.
+    mailpit_url: str = ""
+    #: The Slack incoming-webhook URL the stack's Alertmanager posts to: nothing listens unless a test does.
+    slack_webhook_url: str = ""
 
     def otel_env(self) -> dict[str, str]:
         """The OTEL_* variables an application under test needs to export to this stack."""
@@ -79,10 +84,30 @@ class Stack:
 STACK_DIR = ROOT / ".stack" / (f"run-{E2E_PORT_OFFSET}" if E2E_PORT_OFFSET else "run")
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+#: Slack is off in a stack without a webhook URL: the test stack gets one on a free loopback port, where
+#: tests/e2e/test_notifications.py runs a Slack-compatible receiver.
+SLACK_WEBHOOK_URL = f"http://127.0.0.1:{_free_port()}/services/T0E2E/B0E2E/omie-otel-e2e"
+#: The escalation rule's `for: 15m`, shortened so the e2e test sees a page escalate.
+ESCALATION_FOR = "20s"
+
+
 def stack_env(**extra: str) -> dict[str, str]:
-    """Environment for scripts/stack.sh: the test offset, its own state dir, fresh data."""
+    """Environment for scripts/stack.sh: the test offset, its own state dir, fresh data, test alerting timings."""
     env = dict(os.environ)
-    env.update(STACK_PORT_OFFSET=str(E2E_PORT_OFFSET), STACK_DIR=str(STACK_DIR), STACK_FRESH="1", **extra)
+    env.update(
+        STACK_PORT_OFFSET=str(E2E_PORT_OFFSET),
+        STACK_DIR=str(STACK_DIR),
+        STACK_FRESH="1",
+        ALERTMANAGER_SLACK_API_URL=SLACK_WEBHOOK_URL,
+        STACK_ESCALATION_FOR=ESCALATION_FOR,
+        **extra,
+    )
     return env
 
 
@@ -164,6 +189,8 @@ def stack(stack_binaries: Path) -> Iterator[Stack]:
             collector_metrics_url=env["OTELCOL_METRICS_URL"],
             dir=Path(env["STACK_DIR"]),
             env=env,
+            mailpit_url=env["MAILPIT_URL"],
+            slack_webhook_url=SLACK_WEBHOOK_URL,
         )
     finally:
         if os.environ.get("OMIE_OTEL_E2E_KEEP_STACK") != "1":

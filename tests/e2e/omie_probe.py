@@ -14,6 +14,13 @@ makes one tool call per kind, with the simulator forced to answer that fault (``
 tool fails on every fault but ``no_records`` (5113, an empty page), as a real server would. ``--pause`` spreads the
 calls over several metric exports (so that rates are not all zero). The process then stays up ``--hold`` seconds so
 the periodic metric reader exports a few more times, and flushes at exit.
+
+An outage (tests/e2e/test_notifications.py): ``--outage misuse_blocked:25`` then makes 25 tool calls, every one
+answered by the simulator with that fault (the 425 block), printing ``fault-start <unix time>`` just before the
+first; ``--recover 15`` waits for a line on stdin (the test clears the fault when it has seen the page), prints
+``fault-cleared <unix time>``, and makes 15 good calls::
+
+    python tests/e2e/omie_probe.py --endpoint ... --service s --calls 0 --outage misuse_blocked:25 --recover 15
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import time
 
 import httpx
@@ -54,7 +62,11 @@ async def listar_clientes(pagina: int = 1) -> str:
     raise ToolError(f"Omie answered {response.status_code}")
 
 
-async def drive(calls: int, faults: list[str], pause: float) -> None:
+def _mark(event: str) -> None:
+    print(f"{event} {time.time():.3f}", flush=True)
+
+
+async def drive(calls: int, faults: list[str], pause: float, outage: tuple[str, int] | None, recover: int) -> None:
     async with Client(mcp) as client:
         for page in range(1, calls + 1):
             await client.call_tool("listar_clientes", {"pagina": page})
@@ -63,6 +75,19 @@ async def drive(calls: int, faults: list[str], pause: float) -> None:
             sim.inject_fault(kind, call="ListarClientes", times=1)
             await client.call_tool("listar_clientes", {"pagina": 1}, raise_on_error=False)
             await asyncio.sleep(pause)
+        if outage is not None:
+            kind, count = outage
+            sim.inject_fault(kind, call="ListarClientes", times=count)
+            _mark("fault-start")
+            for _ in range(count):
+                await client.call_tool("listar_clientes", {"pagina": 1}, raise_on_error=False)
+                await asyncio.sleep(pause)
+        if recover:
+            await asyncio.to_thread(sys.stdin.readline)
+            _mark("fault-cleared")
+            for page in range(1, recover + 1):
+                await client.call_tool("listar_clientes", {"pagina": page})
+                await asyncio.sleep(pause)
 
 
 def main() -> None:
@@ -73,7 +98,13 @@ def main() -> None:
     parser.add_argument("--faults", default="", help="comma-separated Omie fault kinds, one tool call each")
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between calls (spread over exports)")
     parser.add_argument("--hold", type=float, default=5.0, help="seconds to stay up (and export) afterwards")
+    parser.add_argument("--outage", default="", help="KIND:N, N tool calls all answered with that fault")
+    parser.add_argument("--recover", type=int, default=0, help="after a line on stdin, N good tool calls")
     args = parser.parse_args()
+    outage = None
+    if args.outage:
+        kind, _, count = args.outage.partition(":")
+        outage = (kind, int(count or "1"))
     os.environ.update(
         OTEL_EXPORTER_OTLP_ENDPOINT=args.endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
@@ -83,7 +114,7 @@ def main() -> None:
         OTEL_BLRP_SCHEDULE_DELAY="500",
     )
     instrument(mcp)
-    asyncio.run(drive(args.calls, [k for k in args.faults.split(",") if k], args.pause))
+    asyncio.run(drive(args.calls, [k for k in args.faults.split(",") if k], args.pause, outage, args.recover))
     time.sleep(args.hold)
 
 

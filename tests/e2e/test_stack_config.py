@@ -192,7 +192,7 @@ def test_amtool_check_config(stack_binaries: Path) -> None:
 def test_amtool_rejects_an_unknown_receiver(stack_binaries: Path, tmp_path: Path) -> None:
     text = (COLLECTOR_CONFIG / "alertmanager/alertmanager.yml").read_text()
     bad = tmp_path / "alertmanager.yml"
-    bad.write_text(text.replace("receiver: default", "receiver: nobody", 1))
+    bad.write_text(text.replace("receiver: team", "receiver: nobody", 1))
     result = _tool("amtool", "check-config", str(bad))
     assert result.returncode != 0
 
@@ -227,7 +227,7 @@ def test_prometheus_scrapes_the_pipeline_and_talks_to_alertmanager(stack, eventu
     assert [m["url"] for m in managers] == [f"{stack.alertmanager_url}/api/v2/alerts"]
 
     status = _get(f"{stack.alertmanager_url}/api/v2/status")
-    assert f"url: {stack.alertmanager_webhook_url}" in status["config"]["original"]
+    assert f"url: '{stack.alertmanager_webhook_url}'" in status["config"]["original"]
 
 
 def _sdk_pipeline(endpoint: str, service: str):
@@ -407,7 +407,7 @@ def test_agent_forwards_to_the_stack_collector_as_its_gateway(
 
 def test_stack_state_is_kept_under_the_stack_dir(stack) -> None:
     assert stack.dir == ROOT / ".stack" / f"run-{stack.port_offset}"
-    for name in ("otelcol", "jaeger", "prometheus", "alertmanager", "victorialogs"):
+    for name in ("otelcol", "jaeger", "prometheus", "alertmanager", "victorialogs", "mailpit"):
         assert (stack.dir / "logs" / f"{name}.log").is_file()
         assert (stack.dir / "pids" / f"{name}.pid").is_file()
     assert stack.env["OTEL_EXPORTER_OTLP_ENDPOINT"] == stack.otlp_http_endpoint
