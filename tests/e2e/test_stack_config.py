@@ -227,7 +227,7 @@ def test_prometheus_scrapes_the_pipeline_and_talks_to_alertmanager(stack, eventu
     assert [m["url"] for m in managers] == [f"{stack.alertmanager_url}/api/v2/alerts"]
 
     status = _get(f"{stack.alertmanager_url}/api/v2/status")
-    assert f"url: '{stack.alertmanager_webhook_url}'" in status["config"]["original"]
+    assert f"url: {stack.alertmanager_webhook_url}" in status["config"]["original"]
 
 
 def _sdk_pipeline(endpoint: str, service: str):
