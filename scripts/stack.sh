@@ -287,12 +287,14 @@ start() {
       setsid "$bin" --config.file="$STACK_DIR/prometheus/prometheus.yml" \
           --storage.tsdb.path="$STACK_DIR/data/prometheus" --storage.tsdb.retention.time=2d \
           --web.listen-address="$H:$P_PROM" --web.enable-remote-write-receiver --web.enable-lifecycle \
-          --rules.alert.resend-delay=2s >>"$out" 2>&1 </dev/null 9>&- &
+          --rules.alert.resend-delay=2s \
+          --web.external-url="http://$H:$P_PROM" >>"$out" 2>&1 </dev/null 9>&- &
       ;;
     alertmanager)
       setsid "$bin" --config.file="$STACK_DIR/alertmanager/alertmanager.yml" \
           --storage.path="$STACK_DIR/data/alertmanager" --web.listen-address="$H:$P_AM" \
-          --cluster.listen-address= >>"$out" 2>&1 </dev/null 9>&- &
+          --cluster.listen-address= \
+          --web.external-url="http://$H:$P_AM" >>"$out" 2>&1 </dev/null 9>&- &
       ;;
   esac
   local pid=$! i

@@ -237,7 +237,9 @@ def test_a_425_outage_reaches_email_and_slack_escalates_resolves_and_is_kept_in_
         assert "Desde:       " in text and "(Brasília)" in text
         assert f"Runbook:     {RUNBOOK_URL.format('OmieApiMisuseBlocked')}" in text
         assert f"Painel:      http://127.0.0.1:{8400 + stack.port_offset}/" in text
-        assert "Prometheus:  http://" in text
+        # Links a reader can open: the stack's own Prometheus (its --web.external-url) and Alertmanager.
+        assert f"Prometheus:  {stack.prometheus_url}/graph?g0.expr=" in text
+        assert f"Silenciar: {stack.alertmanager_url}/#/silences" in text
         assert f'<a href="{RUNBOOK_URL.format("OmieApiMisuseBlocked")}">Runbook</a>' in html
         assert "<!DOCTYPE html>" in html
         # The Jaeger link finds the failing traces: the same search through Jaeger's API.
