@@ -8,7 +8,7 @@
 #                --history-> VictoriaLogs (/insert/jsonline: one record per alert firing and per resolution)
 #
 # Usage: scripts/stack.sh up|down|status|build|deps|env|stop NAME|start NAME
-#   build   build (or take from the cache) otelcol-omie, jaeger and victoria-logs into .stack/bin/
+#   build   build (or take from the cache) otelcol-omie, jaeger, victoria-logs and mailpit into .stack/bin/
 #   deps    install prometheus/alertmanager (with promtool/amtool) from Debian's packages if missing
 #   up      build, install prometheus/alertmanager from Debian if missing, start everything, wait until
 #           ready, write $STACK_DIR/env; on failure print the failing component's log and exit non-zero
