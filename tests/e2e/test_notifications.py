@@ -13,6 +13,7 @@ stack's shortened escalation delay (conftest.ESCALATION_FOR), escalates to the m
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -318,6 +319,14 @@ def test_a_425_outage_reaches_email_and_slack_escalates_resolves_and_is_kept_in_
         assert 0 < seconds < 300
         assert resolved_prefix + pt_duration(seconds) + ")" == mail_subject_of(stack, resolved_prefix)
         print(f"history: OmieMcpRequestsFailing lasted {seconds:.0f} s")
+        # The history survives a restart of the log store (its data directory).
+        env = {**os.environ, "STACK_PORT_OFFSET": str(stack.port_offset), "STACK_DIR": str(stack.dir)}
+        for action in ("stop", "start"):
+            subprocess.run(["scripts/stack.sh", action, "victorialogs"], cwd=ROOT, env=env, check=True, timeout=120)
+        again = eventually(
+            lambda: _logsql(stack, f"{selector} receiver:=history"), timeout=30, what="the history after a restart"
+        )
+        assert sorted((r["status"], r["_time"]) for r in again) == sorted((r["status"], r["_time"]) for r in records)
 
         assert slack.rejected == []
         assert probe.wait(timeout=60) == 0
