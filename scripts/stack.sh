@@ -38,7 +38,10 @@
 #   STACK_OTELCOL_ZPAGES_PORT [15679], STACK_JAEGER_OTLP_GRPC_PORT [14317], STACK_JAEGER_OTLP_HTTP_PORT [14318],
 #   STACK_JAEGER_QUERY_PORT [16686], STACK_JAEGER_QUERY_GRPC_PORT [16685], STACK_JAEGER_HEALTH_PORT [13134],
 #   STACK_JAEGER_METRICS_PORT [18888], STACK_PROMETHEUS_PORT [9090], STACK_ALERTMANAGER_PORT [9093],
-#   STACK_VICTORIALOGS_PORT [9428]
+#   STACK_VICTORIALOGS_PORT [9428], STACK_DASHBOARD_PORT [8400]
+#   STACK_DASHBOARD_PYTHON [.venv/bin/python]
+#                                 the Python that runs `omie-otel dashboard` (the web dashboard, last component);
+#                                 when it is missing or cannot import omie_otel, the stack starts without it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,6 +57,10 @@ STOP_TIMEOUT="${STACK_STOP_TIMEOUT:-10}"
 
 # Components, in start order (backends first, the collector last); stopped in reverse order.
 COMPONENTS=(victorialogs jaeger alertmanager prometheus otelcol)
+
+# The web dashboard (omie-otel dashboard) runs on the project's Python: a component only where that exists.
+DASH_PY="${STACK_DASHBOARD_PYTHON:-$ROOT/.venv/bin/python}"
+if [[ -x "$DASH_PY" ]]; then COMPONENTS+=(dashboard); fi
 
 port() { # port NAME DEFAULT -> DEFAULT (or $STACK_NAME_PORT) + offset
   local var="STACK_$1_PORT" p
@@ -77,6 +84,7 @@ P_PROM=$(port PROMETHEUS 9090)
 P_AM=$(port ALERTMANAGER 9093)
 P_VL=$(port VICTORIALOGS 9428)
 P_WEBHOOK=$(port WEBHOOK 9095)
+P_DASH=$(port DASHBOARD 8400)
 H=127.0.0.1
 
 log() { printf 'stack: %s\n' "$*" >&2; }
@@ -154,6 +162,7 @@ binary_of() {
     victorialogs) echo "$BIN_DIR/victoria-logs" ;;
     prometheus) echo /usr/bin/prometheus ;;
     alertmanager) echo /usr/bin/prometheus-alertmanager ;;
+    dashboard) echo "$DASH_PY" ;;
   esac
 }
 
@@ -164,6 +173,7 @@ ready_url() {
     victorialogs) echo "http://$H:$P_VL/health" ;;
     prometheus) echo "http://$H:$P_PROM/-/ready" ;;
     alertmanager) echo "http://$H:$P_AM/-/ready" ;;
+    dashboard) echo "http://$H:$P_DASH/healthz" ;;
   esac
 }
 
@@ -174,6 +184,7 @@ ports_of() {
     victorialogs) echo "$P_VL" ;;
     prometheus) echo "$P_PROM" ;;
     alertmanager) echo "$P_AM" ;;
+    dashboard) echo "$P_DASH" ;;
   esac
 }
 
@@ -258,6 +269,11 @@ start() {
           --storage.path="$STACK_DIR/data/alertmanager" --web.listen-address="$H:$P_AM" \
           --cluster.listen-address= >>"$out" 2>&1 </dev/null 9>&- &
       ;;
+    dashboard)
+      env PROMETHEUS_URL="http://$H:$P_PROM" ALERTMANAGER_URL="http://$H:$P_AM" \
+          JAEGER_QUERY_URL="http://$H:$P_JAEGER_QUERY" VICTORIALOGS_URL="http://$H:$P_VL" \
+          setsid "$DASH_PY" -m omie_otel dashboard --host $H --port "$P_DASH" >>"$out" 2>&1 </dev/null 9>&- &
+      ;;
   esac
   local pid=$! i
   echo "$pid" > "$(pidfile "$name")"
@@ -310,6 +326,7 @@ ALERTMANAGER_URL=http://$H:$P_AM
 ALERTMANAGER_WEBHOOK_URL=${ALERTMANAGER_WEBHOOK_URL:-http://$H:$P_WEBHOOK/}
 VICTORIALOGS_URL=http://$H:$P_VL
 EOF
+  if [[ " ${COMPONENTS[*]} " == *" dashboard "* ]]; then echo "DASHBOARD_URL=http://$H:$P_DASH/" >> "$f.tmp"; fi
   mv -f "$f.tmp" "$f"
 }
 
@@ -368,6 +385,13 @@ cmd_up() {
 
   cmd_build
   ensure_debian_packages
+  [[ -x "$DASH_PY" ]] || log "dashboard: skipped (no $DASH_PY; 'make venv' creates it)"
+  if [[ " ${COMPONENTS[*]} " == *" dashboard "* ]] && ! "$DASH_PY" -c 'import omie_otel.dashboard' 2>/dev/null; then
+    log "dashboard: skipped ($DASH_PY cannot import omie_otel.dashboard; run 'make venv')"
+    local kept=() c
+    for c in "${COMPONENTS[@]}"; do [[ "$c" == dashboard ]] || kept+=("$c"); done
+    COMPONENTS=("${kept[@]}")
+  fi
 
   local name p
   for name in "${COMPONENTS[@]}"; do
