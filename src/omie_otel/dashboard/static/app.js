@@ -89,7 +89,7 @@
           "data-type": p.type, "data-state": "loading" },
         el("h3", { text: p.title, title: tip }), el("div", { class: "body" }, el("div", { class: "msg", text: "carregando…" })));
         panel.style.gridColumn = `span ${p.grid.w}`;
-        panel.style.minHeight = `${Math.max(p.grid.h, 4) * 30}px`;
+        panel.style.minHeight = `${Math.max(p.grid.h, 4) * 36}px`;
         grid.append(panel);
       }
       rows.append(el("section", { class: "row" }, el("h2", { text: title || "Painéis" }), grid));
@@ -190,7 +190,7 @@
     const names = series.map((s) => s.name).join("\u0000");
     const data = [x, ...series.map((s) => s.values)];
     const width = Math.max(body.clientWidth || panel.clientWidth - 16, 200);
-    const height = Math.max(120, Math.max(p.grid.h, 4) * 30 - 120);
+    const height = Math.max(140, Math.max(p.grid.h, 4) * 36 - 130);
     let c = state.charts.get(p.id);
     if (c && c.names === names && panel.contains(c.plot.root)) {
       c.plot.setData(data);
@@ -201,12 +201,17 @@
       const holder = el("div", { class: "chart" });
       setPanel(panel, "data", holder);
       const tick = (u, vals) => vals.map((v) => fmt(v, p.unit));
+      const long = x.length > 1 && x[x.length - 1] - x[0] > 2 * 86400;
+      const timeTick = (u, vals) => vals.map((t) => new Date(t * 1000).toLocaleString("pt-BR", long
+        ? { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" }));
       const opts = {
         width, height, legend: { show: false }, cursor: { points: { size: 5 } },
         scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min), max > min ? max : min + 1] } },
         axes: [
-          { stroke: "#8e9297", grid: { stroke: "#2c3235", width: 1 }, ticks: { stroke: "#2c3235" } },
-          { stroke: "#8e9297", grid: { stroke: "#2c3235", width: 1 }, ticks: { stroke: "#2c3235" }, values: tick, size: 70 },
+          { stroke: "#8e9297", grid: { stroke: "#2c3235", width: 1 }, ticks: { stroke: "#2c3235" }, values: timeTick,
+            space: long ? 90 : 60, size: 30 },
+          { stroke: "#8e9297", grid: { stroke: "#2c3235", width: 1 }, ticks: { stroke: "#2c3235" }, values: tick, size: 72,
+            space: 24 },
         ],
         series: [{}, ...series.map((s, i) => ({ label: s.name, stroke: PALETTE[i % PALETTE.length], width: 1.5,
           spanGaps: false, value: (u, v) => fmt(v, p.unit) }))],
