@@ -61,6 +61,7 @@ def workload(stack: Any, eventually: Any) -> dict[str, Any]:
     """One probe run; returns the service and the dashboard URL once the dashboard's own API has its data."""
     url = stack.env.get("DASHBOARD_URL")
     assert url, f"scripts/stack.sh wrote no DASHBOARD_URL in {stack.dir / 'env'}: {stack.env}"
+    assert url == f"http://127.0.0.1:{8400 + stack.port_offset}/"  # stack.sh's port mechanism, base 8400
     service = f"dashboard-browser-{uuid.uuid4().hex[:8]}"
     result = subprocess.run(
         [sys.executable, str(PROBE), "--endpoint", stack.otlp_http_endpoint, "--service", service,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -362,7 +361,3 @@ def _summary(trace: dict[str, Any]) -> dict[str, Any] | None:
         "errors": errors,
         "omie": sum(1 for s in spans if "omie.call" in _tags(s)),
     }
-
-
-def now() -> float:
-    return time.time()

@@ -363,13 +363,13 @@
     try { render(await promise); }
     catch (e) { for (const id of ids) setPanel($(id), "error", msg(e.message, "error")); throw e; }
   }
-  async function refresh() {
-    if (state.busy) return;
+  async function refresh(prefetched) {
+    if (state.busy) { state.pending = true; return; }  // a change of service or range while a refresh runs
     state.busy = true;
     const status = $("#status");
     const failures = [];
     const track = (p) => p.catch((e) => failures.push(e.message));
-    const panels = api("/api/panels?" + params()).then((b) => {
+    const panels = (prefetched || api("/api/panels?" + params())).then((b) => {
       renderPanels(b.panels);
       if (state.firstRender === null) { state.firstRender = performance.now(); document.body.dataset.rendered = "1"; }
     }).catch((e) => {
@@ -386,6 +386,7 @@
     status.textContent = failures.length ? `atualizado às ${time}, com falhas: ${failures[0]}` : `atualizado às ${time}`;
     status.classList.toggle("bad", failures.length > 0);
     state.busy = false;
+    if (state.pending) { state.pending = false; refresh(); }
   }
   function schedule() {
     clearInterval(state.timer);
@@ -413,6 +414,9 @@
     $("#range").value = state.range; $("#refresh").value = String(state.refresh);
     if (state.service) $("#service").append(el("option", { value: state.service, text: state.service }));
     $("#service").value = state.service;
+    // The panels' data does not need their definitions: ask for both at once (first render sooner).
+    const firstPanels = api("/api/panels?" + params());
+    firstPanels.catch(() => {});
     try { state.config = await api("/api/config"); }
     catch (e) {
       $("#status").textContent = "erro: " + e.message; $("#status").classList.add("bad");
@@ -432,7 +436,7 @@
     window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(resizeCharts, 100); });
     setInterval(renderBlocks, 1000);
     loadServices();
-    await refresh();
+    await refresh(firstPanels);
     schedule();
   }
   window.omieDashboard = { state, refresh, openTrace };
