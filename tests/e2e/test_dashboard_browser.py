@@ -28,13 +28,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_dashboards import MAY_BE_EMPTY
+from tests.e2e.test_dashboards import MAY_BE_EMPTY, run_dashboard_workload
 from tests.helpers.net import free_port, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBE = Path(__file__).with_name("omie_probe.py")
 OUTPUT = Path(os.environ.get("OMIE_OTEL_E2E_OUTPUT", ROOT / ".stack" / "test-output")) / "dashboard"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -63,13 +62,7 @@ def workload(stack: Any, eventually: Any) -> dict[str, Any]:
     assert url, f"scripts/stack.sh wrote no DASHBOARD_URL in {stack.dir / 'env'}: {stack.env}"
     assert url == f"http://127.0.0.1:{8400 + stack.port_offset}/"  # stack.sh's port mechanism, base 8400
     service = f"dashboard-browser-{uuid.uuid4().hex[:8]}"
-    result = subprocess.run(
-        [sys.executable, str(PROBE), "--endpoint", stack.otlp_http_endpoint, "--service", service,
-         "--calls", "8", "--faults", "misuse_blocked,rate_limited,redundant,no_records", "--pause", "0.5",
-         "--hold", "4"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_dashboard_workload(stack.otlp_http_endpoint, service)
     api = httpx.Client(base_url=url, timeout=30)
     params = {"service": service, "range": "15m"}
     config = api.get("/api/config").json()

@@ -123,15 +123,20 @@ def _query(prometheus_url: str, expr: str) -> httpx.Response:
     return httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}, timeout=30)
 
 
-def test_every_expression_runs_and_the_core_panels_have_data(stack, eventually, dashboard: dict[str, Any]) -> None:
-    service = f"dashboards-e2e-{uuid.uuid4().hex[:8]}"
+def run_dashboard_workload(otlp_http_endpoint: str, service: str) -> None:
+    """The probe's tool calls and Omie calls, with the faults every dashboard panel needs (a 425 among them)."""
     result = subprocess.run(
-        [sys.executable, str(PROBE), "--endpoint", stack.otlp_http_endpoint, "--service", service,
+        [sys.executable, str(PROBE), "--endpoint", otlp_http_endpoint, "--service", service,
          "--calls", "8", "--faults", "misuse_blocked,rate_limited,redundant,no_records", "--pause", "0.5",
          "--hold", "4"],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_every_expression_runs_and_the_core_panels_have_data(stack, eventually, dashboard: dict[str, Any]) -> None:
+    service = f"dashboards-e2e-{uuid.uuid4().hex[:8]}"
+    run_dashboard_workload(stack.otlp_http_endpoint, service)
     targets = [(title, _grafana_vars(expr, service)) for title, expr in _targets(dashboard)]
     assert len(targets) >= 30
 
