@@ -205,7 +205,7 @@ TRACE = {
               {"omie.call": "ListarClientes", "omie.fault.kind": "misuse_blocked", "error": True,
                "omie.retry_after": 600}),
         _span("0000000000000001", "tools/call listar_clientes", 1_000_000, 3_000_000, None,
-              {"error": True, "error.type": "tool_error"}),
+              {"error": True, "error.type": "tool_error", "app_secret": "not-from-omie-otel"}),
     ],
 }
 
@@ -216,6 +216,7 @@ def test_trace_waterfall_in_tree_order_with_its_logs(fake: Fake, url: str) -> No
         json.dumps({"_time": "2026-12-03T07:00:01Z", "_msg": "falhou", "span_id": "0000000000000001",
                     "_stream_id": "x"}) + "\n"))
     t = httpx.get(f"{url}/api/trace/00000000000000000000000000ABCDEF").json()
+    assert t["spans"][0]["attributes"]["app_secret"].startswith("[redacted")  # a second scrub, whatever the source
     assert [(s["name"], s["depth"], s["error"]) for s in t["spans"]] == [
         ("tools/call listar_clientes", 0, True), ("omie ListarClientes", 1, True)]
     assert t["spans"][1]["offset"] == 100 and t["spans"][1]["attributes"]["omie.call"] == "ListarClientes"

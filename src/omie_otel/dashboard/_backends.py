@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from omie_otel.dashboard._panels import Dashboard, Panel, step_for, substitute
+from omie_otel.redaction import Scrubber
 
 __all__ = ["BackendError", "Backends"]
 
@@ -30,6 +31,11 @@ SLOW_TRACE_S = 2.0
 #: How long a 425 MISUSE_API_PROCESS block lasts when the span has no omie.retry_after (Omie: "about 30 minutes").
 MISUSE_BLOCK_S = 1800
 _TRUE = (True, "true", "True")
+#: What the trace view shows was scrubbed before export by omie-otel; a second pass covers telemetry of services that
+#: did not go through it (and a scrubber of an older version): no secret or CPF/CNPJ reaches the page.
+_SCRUB = Scrubber()
+#: Log fields that are identifiers, shown as they are.
+_LOG_IDS = frozenset({"_time", "trace_id", "span_id", "_stream_id"})
 
 
 class BackendError(Exception):
@@ -272,9 +278,10 @@ class Backends:
                     "duration": s["duration"],
                     "error": tags.get("error") in _TRUE or tags.get("otel.status_code") == "ERROR",
                     "kind": tags.get("span.kind", ""),
-                    "attributes": tags,
+                    "attributes": _SCRUB.scrub_value(tags),
                     "events": [
-                        {"offset": e["timestamp"] - start, "fields": {f["key"]: f["value"] for f in e.get("fields", [])}}
+                        {"offset": e["timestamp"] - start,
+                         "fields": _SCRUB.scrub_value({f["key"]: f["value"] for f in e.get("fields", [])})}
                         for e in s.get("logs", [])
                     ],
                 })
@@ -302,7 +309,8 @@ class Backends:
                 except ValueError:
                     continue
         return sorted(
-            ({k: str(v)[:2000] for k, v in r.items() if not k.startswith("_stream")} for r in rows),
+            ({k: str(v)[:2000] if k in _LOG_IDS else str(_SCRUB.scrub_value(v))[:2000]
+              for k, v in r.items() if not k.startswith("_stream")} for r in rows),
             key=lambda r: r.get("_time", ""),
         )
 
