@@ -380,7 +380,8 @@
       track(panels),
       track(section(["#alerts"], api("/api/alerts?" + params()), renderAlerts)),
       track(section(["#blocks"], api("/api/blocks?" + params()), (b) => { state.blocks = b.blocks; state.skew = b.time - Date.now() / 1000; renderBlocks(); })),
-      track(section(["#failed", "#slow"], api("/api/traces?" + params()), renderTraces)),
+      // Traces after the panels: Jaeger's answers are the largest to parse, and the charts come first.
+      track(panels.catch(() => {}).then(() => section(["#failed", "#slow"], api("/api/traces?" + params()), renderTraces))),
     ]);
     const time = new Date().toLocaleTimeString("pt-BR");
     status.textContent = failures.length ? `atualizado às ${time}, com falhas: ${failures[0]}` : `atualizado às ${time}`;
