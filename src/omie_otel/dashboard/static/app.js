@@ -210,7 +210,8 @@
         axes: [
           { stroke: "#8e9297", grid: { stroke: "#2c3235", width: 1 }, ticks: { stroke: "#2c3235" }, values: timeTick,
             space: long ? 90 : 60, size: 30 },
-          { stroke: "#8e9297", grid: { stroke: "#2c3235", width: 1 }, ticks: { stroke: "#2c3235" }, values: tick, size: 72,
+          { stroke: "#8e9297", grid: { stroke: "#2c3235", width: 1 }, ticks: { stroke: "#2c3235" }, values: tick,
+            size: (u, vals) => (vals ? Math.max(40, Math.max(...vals.map((v) => String(v).length)) * 7 + 18) : 40),
             space: 24 },
         ],
         series: [{}, ...series.map((s, i) => ({ label: s.name, stroke: PALETTE[i % PALETTE.length], width: 1.5,
@@ -314,8 +315,9 @@
       const left = (s.offset / total) * 100, width = Math.max((s.duration / total) * 100, 0.3);
       bar.style.left = `${left}%`; bar.style.width = `${width}%`;
       const label = el("span", { class: "wf-dur", text: dur(s.duration) });
-      label.style.left = left + width > 80 ? "auto" : `calc(${left + width}% + 4px)`;
-      if (left + width > 80) label.style.right = `calc(${100 - left}% + 4px)`;
+      if (left + width <= 80) label.style.left = `calc(${left + width}% + 4px)`;  // after the bar
+      else if (left > 15) label.style.right = `calc(${100 - left}% + 4px)`;  // before it
+      else { label.style.right = `calc(${100 - left - width}% + 4px)`; label.classList.add("inside"); }
       const name = el("div", { class: "wf-name", title: s.name }, (s.error ? "⚠ " : "") + s.name, el("span", { class: "svc", text: s.service }));
       name.style.paddingLeft = `${s.depth * 14}px`;
       const row = el("div", { class: "wf-row", "data-testid": "span", "data-span-name": s.name, "data-depth": String(s.depth),
