@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+STACK_ENV ?= .stack/run/env
 
 .PHONY: demo test lint unit compat e2e venv stack-up stack-down bench clean dashboard-assets browser
 
@@ -16,7 +17,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m examples.demo
-	@url=$$(sed -n 's/^DASHBOARD_URL=//p' .stack/run/env 2>/dev/null); \
+	@url=$$(sed -n 's/^DASHBOARD_URL=//p' $(STACK_ENV) 2>/dev/null); \
 	if [ -n "$$url" ] && curl -sf -o /dev/null -m 2 "$${url}healthz"; then echo "Painel web (omie-otel dashboard): $$url"; fi
 
 # Every test: unit + integration on the newest FastMCP, the other FastMCP majors, then the real stack end to end.
