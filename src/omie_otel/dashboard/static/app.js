@@ -104,8 +104,18 @@
   const msg = (text, cls) => el("div", { class: "msg" + (cls ? " " + cls : ""), text });
 
   // ---- Prometheus panels ---------------------------------------------------------------------------------------
-  function renderPanels(data) {
-    for (const p of state.config.panels) {
+  // The panels on screen first, the rest a frame later: the first meaningful render does not wait for charts
+  // nobody sees yet.
+  async function renderPanels(data) {
+    const onScreen = (p) => { const n = $(`[data-panel-id="${p.id}"]`); return n && n.getBoundingClientRect().top < innerHeight; };
+    const first = state.config.panels.filter(onScreen);
+    renderSome(first, data);
+    if (state.firstRender === null) state.firstRender = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    renderSome(state.config.panels.filter((p) => !first.includes(p)), data);
+  }
+  function renderSome(panels, data) {
+    for (const p of panels) {
       const panel = $(`[data-panel-id="${p.id}"]`);
       const d = data[String(p.id)];
       if (!panel) continue;
@@ -371,11 +381,12 @@
     const status = $("#status");
     const failures = [];
     const track = (p) => p.catch((e) => failures.push(e.message));
-    const panels = (prefetched || api("/api/panels?" + params())).then((b) => {
-      renderPanels(b.panels);
-      if (state.firstRender === null) { state.firstRender = performance.now(); document.body.dataset.rendered = "1"; }
+    const panels = (prefetched || api("/api/panels?" + params())).then(async (b) => {
+      await renderPanels(b.panels);
+      document.body.dataset.rendered = "1";
     }).catch((e) => {
       for (const p of state.config.panels) { dropChart(p.id); const n = $(`[data-panel-id="${p.id}"]`); if (n) setPanel(n, "error", msg(e.message, "error")); }
+      document.body.dataset.rendered = "1";  // rendered: a message in every panel
       throw e;
     });
     await Promise.all([
