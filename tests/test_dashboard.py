@@ -288,6 +288,9 @@ def test_cli_refuses_a_non_loopback_address_without_a_token(monkeypatch: pytest.
     monkeypatch.setenv("OMIE_OTEL_DASHBOARD_TOKEN", "short")
     assert dashboard_main(["--host", "0.0.0.0", "--port", "0"]) == 2
     assert "too short" in capsys.readouterr().err
+    monkeypatch.setenv("OMIE_OTEL_DASHBOARD_TOKEN", "a long token; with a semicolon")
+    assert dashboard_main(["--host", "0.0.0.0", "--port", "0"]) == 2
+    assert "cookie" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         dashboard_main(["--prometheus", "prom:9090"])
     assert "invalid URL 'prom:9090'" in capsys.readouterr().err
@@ -321,3 +324,22 @@ def test_the_wheel_carries_the_dashboard_json_and_static_files(tmp_path: Path) -
         assert f"omie_otel/dashboard/{name}" in names, name
     shipped = zipfile.ZipFile(wheel).read("omie_otel/dashboard/omie-mcp.json")
     assert shipped == GRAFANA_JSON.read_bytes()
+
+
+def test_a_panel_with_one_failing_target_keeps_the_others_and_says_so(fake: Fake, url: str) -> None:
+    def half(request: httpx.Request) -> httpx.Response:
+        if "0.99," in request.url.params.get("query", ""):  # the p99 target of the latency panels
+            return httpx.Response(503, text="overloaded")
+        return _prom_ok(request)
+
+    fake.routes["prom/"] = half
+    latency = httpx.get(f"{url}/api/panels").json()["panels"]["13"]
+    assert len(latency["series"]) == 2 and latency["warning"] == "Prometheus indisponível: respondeu HTTP 503"
+
+
+def test_legend_without_a_format_names_the_series_by_its_labels() -> None:
+    from omie_otel.dashboard._backends import _legend
+
+    assert _legend("", {"__name__": "up", "job": "otelcol", "instance": "a:1"}) == 'up{instance="a:1", job="otelcol"}'
+    assert _legend("{{ job }} {{missing}} x", {"job": "svc"}) == "svc x"
+    assert _legend("{{missing}}", {}) == "valor"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -82,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"omie-otel dashboard: refused: --host {args.host} is not loopback and {TOKEN_ENV} is not set. "
             f"Set {TOKEN_ENV} to a long secret (e.g. openssl rand -hex 24) or use --host 127.0.0.1.",
         ), file=sys.stderr)
+        return 2
+    if token is not None and not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", token):
+        print(_say(f"omie-otel dashboard: {TOKEN_ENV} tem caracteres que não cabem num cookie: use letras, números "
+                   "e ._~+/=- (ex.: openssl rand -hex 24)",
+                   f"omie-otel dashboard: {TOKEN_ENV} has characters a cookie cannot carry: use letters, digits and "
+                   "._~+/=- (e.g. openssl rand -hex 24)"), file=sys.stderr)
         return 2
     if token is not None and len(token) < 16:
         print(_say(f"omie-otel dashboard: {TOKEN_ENV} curto demais: use ao menos 16 caracteres",
