@@ -58,9 +58,10 @@ STOP_TIMEOUT="${STACK_STOP_TIMEOUT:-10}"
 # Components, in start order (backends first, the collector last); stopped in reverse order.
 COMPONENTS=(victorialogs jaeger alertmanager prometheus otelcol)
 
-# The web dashboard (omie-otel dashboard) runs on the project's Python: a component only where that exists.
+# The web dashboard (omie-otel dashboard) runs on the project's Python: a component only where that exists
+# and imports omie_otel (`up` checks, and leaves dashboard.skipped in $STACK_DIR when it cannot).
 DASH_PY="${STACK_DASHBOARD_PYTHON:-$ROOT/.venv/bin/python}"
-if [[ -x "$DASH_PY" ]]; then COMPONENTS+=(dashboard); fi
+if [[ -x "$DASH_PY" && ! -f "$STACK_DIR/dashboard.skipped" ]]; then COMPONENTS+=(dashboard); fi
 
 port() { # port NAME DEFAULT -> DEFAULT (or $STACK_NAME_PORT) + offset
   local var="STACK_$1_PORT" p
@@ -385,12 +386,17 @@ cmd_up() {
 
   cmd_build
   ensure_debian_packages
-  [[ -x "$DASH_PY" ]] || log "dashboard: skipped (no $DASH_PY; 'make venv' creates it)"
-  if [[ " ${COMPONENTS[*]} " == *" dashboard "* ]] && ! "$DASH_PY" -c 'import omie_otel.dashboard' 2>/dev/null; then
+  rm -f "$STACK_DIR/dashboard.skipped"
+  local kept=() c
+  for c in "${COMPONENTS[@]}"; do [[ "$c" == dashboard ]] || kept+=("$c"); done
+  COMPONENTS=("${kept[@]}")
+  if [[ ! -x "$DASH_PY" ]]; then
+    log "dashboard: skipped (no $DASH_PY; 'make venv' creates it)"
+  elif ! "$DASH_PY" -c 'import omie_otel.dashboard' 2>/dev/null; then
     log "dashboard: skipped ($DASH_PY cannot import omie_otel.dashboard; run 'make venv')"
-    local kept=() c
-    for c in "${COMPONENTS[@]}"; do [[ "$c" == dashboard ]] || kept+=("$c"); done
-    COMPONENTS=("${kept[@]}")
+    touch "$STACK_DIR/dashboard.skipped"
+  else
+    COMPONENTS+=(dashboard)
   fi
 
   local name p
