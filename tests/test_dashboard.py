@@ -167,6 +167,10 @@ def test_a_failing_backend_gives_each_panel_a_clear_message_without_its_url(fake
         response = httpx.get(f"{url}/api/{route}")
         assert response.status_code == 502 and "indisponível" in response.json()["error"], route
         assert "http://" not in response.text and "9093" not in response.text and "16686" not in response.text
+    fake.routes["prom/"] = lambda r: httpx.Response(200, json={"status": "success", "data": {}})  # not Prometheus
+    assert httpx.get(f"{url}/api/panels").json()["panels"]["10"]["error"].startswith("Prometheus respondeu num formato")
+    fake.routes["jaeger/"] = lambda r: httpx.Response(200, json={"data": [{"spans": [{"no": "ids"}]}]})
+    assert "formato inesperado" in httpx.get(f"{url}/api/traces", params={"service": "svc"}).json()["error"]
     fake.routes["am/"] = lambda r: httpx.Response(200, text="<html>proxy error</html>")
     assert httpx.get(f"{url}/api/alerts").json() == {"error": "Alertmanager indisponível: respondeu algo que não é JSON"}
 

@@ -132,6 +132,9 @@ class Backends:
                     series.extend(jobs[(panel.id, i)].result())
                 except BackendError as exc:
                     errors.append(str(exc))
+                except (KeyError, TypeError, ValueError, IndexError):
+                    _logger.warning("dashboard: unexpected Prometheus answer for panel %s", panel.id, exc_info=True)
+                    errors.append("Prometheus respondeu num formato inesperado (não é a API /api/v1 do Prometheus?)")
             entry: dict[str, Any] = {"series": series[:MAX_SERIES], "truncated": len(series) > MAX_SERIES}
             if not all(t.instant for t in panel.targets):
                 entry["x"] = [start + k * step for k in range(int(range_s // step) + 1)]

@@ -206,6 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(backends.trace(trace_id))
         except BackendError as exc:
             return self._json({"error": str(exc)}, 502)
+        except (KeyError, TypeError, AttributeError, IndexError):
+            _logger.warning("dashboard: unexpected backend answer for /api/%s", route, exc_info=True)
+            return self._json({"error": "um backend respondeu num formato inesperado; veja o log do painel"}, 502)
         self._json({"error": f"rota desconhecida /api/{route[:60]}"}, 404)
 
     # -- responses -------------------------------------------------------------------------------------------------
