@@ -6,6 +6,7 @@
   const $ = (sel, root) => (root || document).querySelector(sel);
   const PALETTE = ["#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#96d98d",
     "#ffb357", "#ca95e5", "#fade2a", "#ff7383"];
+  const SEVERITY = { critical: "crítico", warning: "aviso", info: "info" };
   const COLORS = { green: "#2f9e44", orange: "#e8890c", red: "#e02f44", yellow: "#e0b400", blue: "#3274d9" };
   const nf = (d) => new Intl.NumberFormat("pt-BR", { maximumFractionDigits: d });
   const state = { config: null, services: [], service: "", range: "1h", refresh: 10, timer: null, busy: false,
@@ -263,7 +264,7 @@
     if (!body.alerts.length) return setPanel(panel, "empty", msg("Nenhum alerta ativo", "ok"));
     const list = body.alerts.map((a) => el("div", { class: "alert " + a.severity, "data-testid": "alert",
       "data-alertname": a.alertname },
-    el("div", { class: "head" }, el("span", { class: "badge " + a.severity, text: a.severity || "?" }),
+    el("div", { class: "head" }, el("span", { class: "badge " + a.severity, text: SEVERITY[a.severity] || a.severity || "?" }),
       el("span", { class: "name", text: a.alertname }), el("span", { class: "sum", text: a.job }),
       el("span", { class: "sum", text: "desde " + when(a.startsAt) }),
       a.runbook_url ? el("a", { href: a.runbook_url, target: "_blank", rel: "noopener noreferrer", text: "runbook" }) : null),
