@@ -106,6 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def _refuse_write(self) -> None:
+        self.close_connection = True  # its body is never read
         self._text("o painel só lê: use GET", HTTPStatus.METHOD_NOT_ALLOWED, allow="GET, HEAD")
 
     do_POST = do_PUT = do_DELETE = do_PATCH = _refuse_write  # noqa: N815
