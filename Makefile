@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+STACK_ENV ?= .stack/run/env
 
-.PHONY: demo test lint unit compat e2e venv stack-up stack-down bench clean
+.PHONY: demo test lint unit compat e2e venv stack-up stack-down bench clean dashboard-assets browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +17,8 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m examples.demo
+	@url=$$(sed -n 's/^DASHBOARD_URL=//p' $(STACK_ENV) 2>/dev/null); \
+	if [ -n "$$url" ] && curl -sf -o /dev/null -m 2 "$${url}healthz"; then echo "Painel web (omie-otel dashboard): $$url"; fi
 
 # Every test: unit + integration on the newest FastMCP, the other FastMCP majors, then the real stack end to end.
 test: $(STAMP)
@@ -23,6 +26,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "not e2e" tests
 	$(BIN)/nox -s compat
+	scripts/install-browser.sh
 	$(BIN)/python -m pytest -q -m e2e tests/e2e
 
 lint: $(STAMP)
@@ -36,6 +40,7 @@ compat: $(STAMP)
 	$(BIN)/nox -s compat
 
 e2e: $(STAMP)
+	scripts/install-browser.sh
 	$(BIN)/python -m pytest -q -m e2e tests/e2e
 
 stack-up:
@@ -50,3 +55,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .nox
+
+# The dashboard's vendored front-end library (uPlot), refreshed from the npm registry (pinned in the script).
+dashboard-assets:
+	scripts/dashboard-assets.sh
+
+# Debian's chromium for the dashboard's browser tests.
+browser:
+	scripts/install-browser.sh

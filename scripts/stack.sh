@@ -46,7 +46,11 @@
 #   STACK_OTELCOL_ZPAGES_PORT [15679], STACK_JAEGER_OTLP_GRPC_PORT [14317], STACK_JAEGER_OTLP_HTTP_PORT [14318],
 #   STACK_JAEGER_QUERY_PORT [16686], STACK_JAEGER_QUERY_GRPC_PORT [16685], STACK_JAEGER_HEALTH_PORT [13134],
 #   STACK_JAEGER_METRICS_PORT [18888], STACK_PROMETHEUS_PORT [9090], STACK_ALERTMANAGER_PORT [9093],
-#   STACK_VICTORIALOGS_PORT [9428], STACK_MAILPIT_SMTP_PORT [1025], STACK_MAILPIT_HTTP_PORT [8025]
+#   STACK_VICTORIALOGS_PORT [9428], STACK_MAILPIT_SMTP_PORT [1025], STACK_MAILPIT_HTTP_PORT [8025],
+#   STACK_DASHBOARD_PORT [8400]
+#   STACK_DASHBOARD_PYTHON [.venv/bin/python]
+#                                 the Python that runs `omie-otel dashboard` (the web dashboard, last component);
+#                                 when it is missing or cannot import omie_otel, the stack starts without it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,6 +66,11 @@ STOP_TIMEOUT="${STACK_STOP_TIMEOUT:-10}"
 
 # Components, in start order (backends first, the collector last); stopped in reverse order.
 COMPONENTS=(victorialogs jaeger mailpit alertmanager prometheus otelcol)
+
+# The web dashboard (omie-otel dashboard) runs on the project's Python: a component only where that exists
+# and imports omie_otel (`up` checks, and leaves dashboard.skipped in $STACK_DIR when it cannot).
+DASH_PY="${STACK_DASHBOARD_PYTHON:-$ROOT/.venv/bin/python}"
+if [[ -x "$DASH_PY" && ! -f "$STACK_DIR/dashboard.skipped" ]]; then COMPONENTS+=(dashboard); fi
 
 port() { # port NAME DEFAULT -> DEFAULT (or $STACK_NAME_PORT) + offset
   local var="STACK_$1_PORT" p
@@ -88,6 +97,7 @@ P_WEBHOOK=$(port WEBHOOK 9095)
 # Mailpit: the SMTP server Alertmanager's e-mails go to, and its web UI/API (/api/v1/messages).
 P_MAILPIT_SMTP=$(port MAILPIT_SMTP 1025)
 P_MAILPIT_HTTP=$(port MAILPIT_HTTP 8025)
+P_DASH=$(port DASHBOARD 8400)
 H=127.0.0.1
 
 log() { printf 'stack: %s\n' "$*" >&2; }
@@ -167,6 +177,7 @@ binary_of() {
     mailpit) echo "$BIN_DIR/mailpit" ;;
     prometheus) echo /usr/bin/prometheus ;;
     alertmanager) echo /usr/bin/prometheus-alertmanager ;;
+    dashboard) echo "$DASH_PY" ;;
   esac
 }
 
@@ -178,6 +189,7 @@ ready_url() {
     mailpit) echo "http://$H:$P_MAILPIT_HTTP/readyz" ;;
     prometheus) echo "http://$H:$P_PROM/-/ready" ;;
     alertmanager) echo "http://$H:$P_AM/-/ready" ;;
+    dashboard) echo "http://$H:$P_DASH/healthz" ;;
   esac
 }
 
@@ -189,6 +201,7 @@ ports_of() {
     mailpit) echo "$P_MAILPIT_SMTP $P_MAILPIT_HTTP" ;;
     prometheus) echo "$P_PROM" ;;
     alertmanager) echo "$P_AM" ;;
+    dashboard) echo "$P_DASH" ;;
   esac
 }
 
@@ -239,7 +252,7 @@ render_alerting() {
       ALERTMANAGER_WEBHOOK_URL="${ALERTMANAGER_WEBHOOK_URL:-http://$H:$P_WEBHOOK/}" \
       ALERTMANAGER_HISTORY_URL="${ALERTMANAGER_HISTORY_URL-http://$H:$P_VL$jsonline}" \
       ALERTMANAGER_JAEGER_URL="${ALERTMANAGER_JAEGER_URL:-http://$H:$P_JAEGER_QUERY}" \
-      ALERTMANAGER_DASHBOARD_URL="${ALERTMANAGER_DASHBOARD_URL:-http://$H:$(port DASHBOARD 8400)}" \
+      ALERTMANAGER_DASHBOARD_URL="${ALERTMANAGER_DASHBOARD_URL:-http://$H:$P_DASH}" \
       ALERTMANAGER_GROUP_WAIT="${STACK_AM_GROUP_WAIT:-1s}" ALERTMANAGER_GROUP_INTERVAL="${STACK_AM_GROUP_INTERVAL:-5s}" \
       "$CFG/alertmanager/render.sh" "$CFG/alertmanager" "$STACK_DIR/alertmanager" 2>&1 | sed 's/^/stack: /' >&2
 }
@@ -296,6 +309,11 @@ start() {
           --cluster.listen-address= \
           --web.external-url="http://$H:$P_AM" >>"$out" 2>&1 </dev/null 9>&- &
       ;;
+    dashboard)
+      env PROMETHEUS_URL="http://$H:$P_PROM" ALERTMANAGER_URL="http://$H:$P_AM" \
+          JAEGER_QUERY_URL="http://$H:$P_JAEGER_QUERY" VICTORIALOGS_URL="http://$H:$P_VL" \
+          setsid "$DASH_PY" -m omie_otel dashboard --host $H --port "$P_DASH" >>"$out" 2>&1 </dev/null 9>&- &
+      ;;
   esac
   local pid=$! i
   echo "$pid" > "$(pidfile "$name")"
@@ -350,6 +368,7 @@ VICTORIALOGS_URL=http://$H:$P_VL
 MAILPIT_URL=http://$H:$P_MAILPIT_HTTP
 MAILPIT_SMTP=$H:$P_MAILPIT_SMTP
 EOF
+  if [[ " ${COMPONENTS[*]} " == *" dashboard "* ]]; then echo "DASHBOARD_URL=http://$H:$P_DASH/" >> "$f.tmp"; fi
   mv -f "$f.tmp" "$f"
 }
 
@@ -408,6 +427,18 @@ cmd_up() {
 
   cmd_build
   ensure_debian_packages
+  rm -f "$STACK_DIR/dashboard.skipped"
+  local kept=() c
+  for c in "${COMPONENTS[@]}"; do [[ "$c" == dashboard ]] || kept+=("$c"); done
+  COMPONENTS=("${kept[@]}")
+  if [[ ! -x "$DASH_PY" ]]; then
+    log "dashboard: skipped (no $DASH_PY; 'make venv' creates it)"
+  elif ! "$DASH_PY" -c 'import omie_otel.dashboard' 2>/dev/null; then
+    log "dashboard: skipped ($DASH_PY cannot import omie_otel.dashboard; run 'make venv')"
+    touch "$STACK_DIR/dashboard.skipped"
+  else
+    COMPONENTS+=(dashboard)
+  fi
 
   local name p
   for name in "${COMPONENTS[@]}"; do

@@ -18,7 +18,7 @@ def test_public_names_are_exactly_the_curated_list() -> None:
     public = {name for name in dir(omie_otel) if not name.startswith("_")} - {
         # submodules become attributes once imported; they are not re-exported names
         "environment_variables", "redaction", "semconv", "version", "omie", "host_metrics", "logs", "simulator",
-        "health", "slo", "demo",
+        "health", "slo", "demo", "dashboard",
     }
     assert sorted(omie_otel.__all__) == sorted(public | {"__version__"})
     assert set(omie_otel.__all__) == {"ScrubMatch", "__version__", "instrument", "uninstrument"}

@@ -16,6 +16,7 @@ _USAGE = """usage: omie-otel <command> [options]
 
 commands:
   simulator   serve the Omie API simulator (see: omie-otel simulator --help)
+  dashboard   serve the live web dashboard (see: omie-otel dashboard --help)
   version     print the omie-otel version
 """
 
@@ -31,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from omie_otel.simulator.__main__ import main as simulator_main
 
         return simulator_main(rest)
+    if command == "dashboard":
+        from omie_otel.dashboard.__main__ import main as dashboard_main
+
+        return dashboard_main(rest)
     if command == "version":
         from omie_otel.version import __version__
 
