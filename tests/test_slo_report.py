@@ -63,7 +63,10 @@ def portuguese(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_a_month_is_the_calendar_month_and_a_running_month_ends_now() -> None:
     november = period_for("2026-11", NOW)
     assert (november.start, november.end, november.month_end) == (
-        datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc), None)
+        datetime(2026, 11, 1, tzinfo=timezone.utc),
+        datetime(2026, 12, 1, tzinfo=timezone.utc),
+        None,
+    )
     assert november.seconds == 30 * 86400
     february = period_for("2024-02", NOW)
     assert february.seconds == 29 * 86400  # leap year
@@ -85,14 +88,16 @@ def test_a_future_month_is_refused() -> None:
 
 
 def test_every_slo_is_computed_from_its_rule_over_the_period_at_its_end() -> None:
-    prom = FakePrometheus({
-        "bad_mcp-availability": {"svc": 0.005, "other": 0.02},
-        "events_mcp-availability": {"svc": 1000, "other": 50},
-        "bad_mcp-latency": {"svc": 0.05},
-        "events_mcp-latency": {"svc": 400},
-        "bad_omie-api-success": {"svc": "NaN"},  # 0/0: no Omie calls at all
-        "bad_mcp-uptime": {"svc": 0.0},
-    })
+    prom = FakePrometheus(
+        {
+            "bad_mcp-availability": {"svc": 0.005, "other": 0.02},
+            "events_mcp-availability": {"svc": 1000, "other": 50},
+            "bad_mcp-latency": {"svc": 0.05},
+            "events_mcp-latency": {"svc": 400},
+            "bad_omie-api-success": {"svc": "NaN"},  # 0/0: no Omie calls at all
+            "bad_mcp-uptime": {"svc": 0.0},
+        }
+    )
     period = period_for("2026-11", NOW)
     report = build_report(URL, period, client=prom.client())
 
@@ -135,7 +140,10 @@ def test_markdown_and_json_carry_the_same_numbers() -> None:
     prom = FakePrometheus({"bad_mcp-uptime": {"svc": 0.01}})
     report = build_report(URL, period_for(None, NOW), client=prom.client())
     md = render(report, "md")
-    assert "## Serviço: `svc`" in md and "| mcp-uptime | 99,50 % | 99,000 % | 200,0 % | -100,0 % | — | NÃO cumprido |" in md
+    assert (
+        "## Serviço: `svc`" in md
+        and "| mcp-uptime | 99,50 % | 99,000 % | 200,0 % | -100,0 % | — | NÃO cumprido |" in md
+    )
     data = json.loads(render(report, "json"))
     uptime = data["services"]["svc"][3]
     assert uptime["slo"] == "mcp-uptime" and uptime["bad_ratio"] == 0.01 and uptime["met"] is False
@@ -156,7 +164,9 @@ def test_an_empty_month_says_sem_dados_and_exits_0(capsys: pytest.CaptureFixture
 
 def test_missing_rules_are_a_clear_error() -> None:
     prom = FakePrometheus({}, rules={"status": "success", "data": {"groups": []}})
-    with pytest.raises(ReportError, match=r"não tem a regra job:mcp_server_operation_errors:ratio_rate30d.*slo\.rules\.yml"):
+    with pytest.raises(
+        ReportError, match=r"não tem a regra job:mcp_server_operation_errors:ratio_rate30d.*slo\.rules\.yml"
+    ):
         build_report(URL, period_for(None, NOW), client=prom.client())
 
 

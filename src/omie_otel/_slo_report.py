@@ -275,8 +275,9 @@ def build_report(
         report = Report(prom.url, period, service)
         per_slo: list[tuple[slo.SLO, dict[str, float], dict[str, float]]] = []
         for objective in slo.SLOS:
-            bad = prom.query(_over(rules, objective.error_ratio_record, SLI_RULE_WINDOW, period.seconds, prom.url),
-                             period.end)
+            bad = prom.query(
+                _over(rules, objective.error_ratio_record, SLI_RULE_WINDOW, period.seconds, prom.url), period.end
+            )
             events: dict[str, float] = {}
             if objective.requests_record is not None:
                 events = prom.query(
@@ -329,10 +330,17 @@ def _rows(results: list[SloResult]) -> list[list[str]]:
             rows.append([r.slo, _pct(r.objective), _t("no_data"), "—", "—", "—", _t("no_data")])
             continue
         events = "—" if r.events is None else f"{_count(r.events)} ({_count(r.bad_events)})"
-        rows.append([
-            r.slo, _pct(r.objective), _pct(r.sli, 3), _pct(r.budget_spent, 1), _pct(r.budget_left, 1), events,
-            _t("met") if r.met else _t("missed"),
-        ])
+        rows.append(
+            [
+                r.slo,
+                _pct(r.objective),
+                _pct(r.sli, 3),
+                _pct(r.budget_spent, 1),
+                _pct(r.budget_left, 1),
+                events,
+                _t("met") if r.met else _t("missed"),
+            ]
+        )
     return rows
 
 
@@ -392,23 +400,26 @@ def _json(report: Report) -> str:
         }
 
     p = report.period
-    return json.dumps(
-        {
-            "prometheus": report.prometheus,
-            "period": {
-                "label": p.label,
-                "start": p.start.isoformat(),
-                "end": p.end.isoformat(),
-                "month_end": p.month_end.isoformat() if p.month_end else None,
-                "partial": p.month_end is not None,
+    return (
+        json.dumps(
+            {
+                "prometheus": report.prometheus,
+                "period": {
+                    "label": p.label,
+                    "start": p.start.isoformat(),
+                    "end": p.end.isoformat(),
+                    "month_end": p.month_end.isoformat() if p.month_end else None,
+                    "partial": p.month_end is not None,
+                },
+                "service": report.service,
+                "has_data": report.has_data,
+                "services": {job: [result(r) for r in results] for job, results in report.services.items()},
             },
-            "service": report.service,
-            "has_data": report.has_data,
-            "services": {job: [result(r) for r in results] for job, results in report.services.items()},
-        },
-        indent=2,
-        ensure_ascii=False,
-    ) + "\n"
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
 
 
 _RENDERERS: dict[str, Callable[[Report], str]] = {"text": _text, "json": _json, "md": _markdown}
@@ -425,8 +436,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="omie-otel slo report",
         description="SLA report of a calendar month (or the last 30 days) from the SLO recording rules in Prometheus.",
     )
-    parser.add_argument("--prometheus", default=os.environ.get("PROMETHEUS_URL"),
-                        help="Prometheus base URL, e.g. http://127.0.0.1:9090 (default: $PROMETHEUS_URL)")
+    parser.add_argument(
+        "--prometheus",
+        default=os.environ.get("PROMETHEUS_URL"),
+        help="Prometheus base URL, e.g. http://127.0.0.1:9090 (default: $PROMETHEUS_URL)",
+    )
     parser.add_argument("--month", help="calendar month YYYY-MM (default: the last 30 days)")
     parser.add_argument("--service", help="only this service (the job label = OTEL_SERVICE_NAME)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="text (default), json or md")
