@@ -29,11 +29,13 @@ seconds_since() {
 version_of() {
   local bin="${STACK_BIN_DIR:-$ROOT/.stack/bin}" out=""
   case "$1" in
-    prometheus) out="$(/usr/bin/prometheus --version 2>&1 | head -n1)" ;;
-    alertmanager) out="$(/usr/bin/prometheus-alertmanager --version 2>&1 | head -n1)" ;;
-    jaeger) out="jaeger $(grep -m1 'jaegertracing/jaeger ' "$ROOT/collector-config/tools/jaeger/go.mod" | awk '{print $2}')" ;;
-    victorialogs) out="$("$bin/victoria-logs" -version 2>&1 | head -n1)" ;;
-    otelcol) out="$("$bin/otelcol-omie" --version 2>&1 | head -n1)" ;;
+    prometheus) out="$(/usr/bin/prometheus --version 2>&1 | head -n1)" || true ;;
+    alertmanager) out="$(/usr/bin/prometheus-alertmanager --version 2>&1 | head -n1)" || true ;;
+    jaeger) out="github.com/jaegertracing/jaeger $(awk '$1 == "github.com/jaegertracing/jaeger" {print $2}' "$ROOT/collector-config/tools/jaeger/go.mod")" ;;
+    victorialogs) [[ -x "$bin/victoria-logs" ]] && out="$("$bin/victoria-logs" -version 2>&1 | head -n1)" ;;
+    otelcol) [[ -x "$bin/otelcol-omie" ]] && out="$("$bin/otelcol-omie" --version 2>&1 | head -n1)" ;;
   esac
+  out="${out:-unknown (not installed)}"
+  out="${out//\\/\/}"
   printf '%s' "${out//\"/\'}"
 }

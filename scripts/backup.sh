@@ -14,7 +14,9 @@
 #   jaeger        Badger has no online backup in Jaeger: Jaeger is stopped, its directory copied, Jaeger started
 #                 again (a few seconds; the collector retries and queues spans meanwhile, nothing is lost)
 #   victorialogs  VictoriaLogs has no snapshots: stopped, copied, started again, like Jaeger
-#   alertmanager  silences and notification log: copied (Alertmanager writes them with a rename, so a copy is whole)
+#   alertmanager  silences and notification log: stopped, copied, started again (a second or two), because
+#                 Alertmanager writes them to disk only every 15 minutes and when it stops: a copy while it runs
+#                 would miss the newest silences. Prometheus re-sends firing alerts, so none is lost meanwhile.
 # The collector and the instrumented servers hold no state worth a backup (their queues are seconds of data).
 #
 # Environment (defaults in brackets):
@@ -55,7 +57,7 @@ COMPONENTS_JSON=()
 record() {
   local files bytes
   files=$(find "$WORK/$1" -type f | wc -l)
-  bytes=$(du -sb "$WORK/$1" | cut -f1)
+  bytes=$(find "$WORK/$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
   COMPONENTS_JSON+=("$(printf '{"name": "%s", "method": "%s", "source": "%s", "files": %d, "bytes": %d}' \
     "$1" "$2" "$DATA/$1" "$files" "$bytes")")
   say "$1: $files arquivos, $bytes bytes ($2)" "$1: $files files, $bytes bytes ($2)"
@@ -78,12 +80,8 @@ else
   record prometheus "copy-while-stopped"
 fi
 
-# --- alertmanager: two small files (silences, nflog)
-cp -a "$DATA/alertmanager" "$WORK/alertmanager"
-record alertmanager "copy"
-
-# --- jaeger and victorialogs: copy while stopped
-for c in jaeger victorialogs; do
+# --- jaeger, victorialogs, alertmanager: copy while stopped, one at a time
+for c in jaeger victorialogs alertmanager; do
   if component_running "$c"; then
     "$STACK_SH" stop "$c" >/dev/null 2>&1
     RESTART+=("$c")

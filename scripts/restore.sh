@@ -46,7 +46,7 @@ mkdir -p "$STACK_DIR"
 STAGE="$(mktemp -d "$STACK_DIR/.restore.XXXXXX")"
 trap 'rm -rf "$STAGE"' EXIT
 tar -xzf "$ARCHIVE" -C "$STAGE" 2>"$STAGE.err" \
-  || { err="$(head -c 300 "$STAGE.err")"; rm -f "$STAGE.err"
+  || { err="$(grep -v '^$' "$STAGE.err" | head -n 2 | paste -sd ';')"; rm -f "$STAGE.err"
        fail "RECUSADO: '$ARCHIVE' não abre como .tar.gz (truncado ou corrompido: $err); nada foi mudado. Use outro backup." \
             "REFUSED: '$ARCHIVE' does not open as .tar.gz (truncated or corrupted: $err); nothing was changed. Use another backup."; }
 rm -f "$STAGE.err"
@@ -55,12 +55,12 @@ for f in manifest.json SHA256SUMS; do
                                "REFUSED: '$ARCHIVE' has no $f: it was not made by scripts/backup.sh; nothing was changed."
 done
 format="$(sed -n 's/^ *"format": *\([0-9]*\).*/\1/p' "$STAGE/manifest.json")"
-[[ "$format" == "$FORMAT" ]] || fail "RECUSADO: formato '$format' do manifesto; esta versão restaura o formato $FORMAT. Use o restore.sh do commit em repository_commit do manifesto." \
-                                     "REFUSED: manifest format '$format'; this version restores format $FORMAT. Use restore.sh from the manifest's repository_commit."
-bad="$(cd "$STAGE" && sha256sum -c --quiet SHA256SUMS 2>&1 | head -n 5 || true)"
+[[ "$format" == "$FORMAT" ]] || fail "RECUSADO: formato '$format' do manifesto; esta versão restaura o formato $FORMAT; nada foi mudado. Use o restore.sh do commit em repository_commit do manifesto." \
+                                     "REFUSED: manifest format '$format'; this version restores format $FORMAT; nothing was changed. Use restore.sh from the manifest's repository_commit."
+bad="$(cd "$STAGE" && sha256sum -c --quiet SHA256SUMS 2>/dev/null | head -n 5 | paste -sd ';' || true)"
 [[ -z "$bad" ]] || fail "RECUSADO: somas SHA-256 não conferem em '$ARCHIVE'; nada foi mudado. Primeiros erros: $bad" \
                         "REFUSED: SHA-256 checksums do not match in '$ARCHIVE'; nothing was changed. First errors: $bad"
-extra="$(cd "$STAGE" && comm -13 <(sed 's/^[0-9a-f]*  //' SHA256SUMS | sort) <(find . -type f ! -name SHA256SUMS | sort) | head -n 5)"
+extra="$(cd "$STAGE" && comm -13 <(sed 's/^[0-9a-f]*  //' SHA256SUMS | sort) <(find . -type f ! -name SHA256SUMS | sort) | head -n 5 | paste -sd ' ')"
 [[ -z "$extra" ]] || fail "RECUSADO: arquivos fora de SHA256SUMS em '$ARCHIVE': $extra; nada foi mudado." \
                           "REFUSED: files not in SHA256SUMS in '$ARCHIVE': $extra; nothing was changed."
 for c in "${STATEFUL[@]}"; do
