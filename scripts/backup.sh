@@ -103,6 +103,7 @@ git_commit="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
   printf '{\n  "format": %d,\n  "created_at": "%s",\n' "$FORMAT" "$(date -u -d "@$((START_MS / 1000))" +%Y-%m-%dT%H:%M:%SZ)"
   printf '  "host": "%s",\n  "stack_dir": "%s",\n  "port_offset": %d,\n  "repository_commit": "%s",\n' \
     "$(hostname)" "$STACK_DIR" "${STACK_PORT_OFFSET:-0}" "$git_commit"
+  printf '  "retention_overrides": "%s",\n' "$(paste -sd ' ' "$STACK_DIR/retention" 2>/dev/null || true)"
   printf '  "versions": {\n'
   printf '    "prometheus": "%s",\n' "$(version_of prometheus)"
   printf '    "alertmanager": "%s",\n' "$(version_of alertmanager)"

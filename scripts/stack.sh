@@ -105,6 +105,21 @@ check_setting STACK_JAEGER_TTL '^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$' 336h
 check_setting STACK_VL_RETENTION '^[0-9]+(h|d|w|y)$' 30d
 check_setting STACK_VL_MAX_DISK '^[0-9]+(KiB|MiB|GiB|TiB|KB|MB|GB|TB)?$' 5GiB
 check_setting STACK_AM_RETENTION '^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$' 120h
+RETENTION_VARS=(STACK_PROM_RETENTION STACK_PROM_RETENTION_SIZE STACK_JAEGER_TTL STACK_VL_RETENTION STACK_VL_MAX_DISK STACK_AM_RETENTION)
+
+# `up` records the retention it started with in $STACK_DIR/retention; `start NAME` (also used by scripts/backup.sh)
+# reuses it for what the caller's environment does not set, so a restart never silently changes the retention.
+save_retention() {
+  local v
+  for v in "${RETENTION_VARS[@]}"; do if [[ -n "${!v:-}" ]]; then echo "$v=${!v}"; fi; done > "$STACK_DIR/retention"
+}
+load_retention() {
+  local k v
+  [[ -f "$STACK_DIR/retention" ]] || return 0
+  while IFS='=' read -r k v; do
+    if [[ " ${RETENTION_VARS[*]} " == *" $k "* && -z "${!k:-}" ]]; then export "$k=$v"; fi
+  done < "$STACK_DIR/retention"
+}
 
 # ---------------------------------------------------------------------------------------------- build ---
 GO="$(command -v go || true)"
@@ -409,9 +424,10 @@ cmd_up() {
   done
 
   if [[ "${STACK_FRESH:-0}" == 1 ]]; then rm -rf "$STACK_DIR/data"; fi
-  mkdir -p "$STACK_DIR/data"/{prometheus,alertmanager,victorialogs,jaeger}
+  mkdir -p "$STACK_DIR/data"/{prometheus,alertmanager,victorialogs} "$STACK_DIR/data/jaeger"/{keys,values}
   rm -f "$STACK_DIR/otelcol-capture.jsonl"
   render_configs
+  save_retention
 
   for name in "${COMPONENTS[@]}"; do
     log "starting $name"
@@ -442,6 +458,7 @@ case "${1:-}" in
     exec 9>"$STACK_DIR/.lock"; flock -w 60 9 || die "another scripts/stack.sh holds $STACK_DIR/.lock"
     if [[ "$1" == stop ]]; then stop_one "$2"; else
       running_pid "$2" >/dev/null && die "$2 is already running"
+      load_retention
       start "$2"; wait_ready "$2" || exit 1; log "$2 started"
     fi ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
