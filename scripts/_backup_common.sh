@@ -16,7 +16,12 @@ say() {
 }
 fail() { say "ERRO: $1" "ERROR: $2"; exit 1; }
 
-component_running() { "$STACK_SH" status 2>/dev/null | grep -Eq "^$1 +running"; }
+# (status is read whole first: grep -q quitting early would kill it with SIGPIPE, and pipefail would say "no".)
+component_running() {
+  local out
+  out="$("$STACK_SH" status 2>/dev/null || true)"
+  grep -Eq "^$1 +running" <<<"$out"
+}
 
 env_value() { sed -n "s/^$1=//p" "$STACK_DIR/env" 2>/dev/null; }
 

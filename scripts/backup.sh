@@ -51,16 +51,18 @@ cleanup() {
 }
 trap cleanup EXIT
 START_MS=$(date +%s%3N)
+PHASE_MS=$START_MS
 COMPONENTS_JSON=()
 
 # record NAME METHOD: the manifest entry of one component just copied into $WORK/NAME.
 record() {
   local files bytes
   files=$(find "$WORK/$1" -type f | wc -l)
-  bytes=$(find "$WORK/$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+  bytes=$(find "$WORK/$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
   COMPONENTS_JSON+=("$(printf '{"name": "%s", "method": "%s", "source": "%s", "files": %d, "bytes": %d}' \
     "$1" "$2" "$DATA/$1" "$files" "$bytes")")
-  say "$1: $files arquivos, $bytes bytes ($2)" "$1: $files files, $bytes bytes ($2)"
+  say "$1: $files arquivos, $bytes bytes ($2), $(seconds_since "$PHASE_MS") s" "$1: $files files, $bytes bytes ($2), $(seconds_since "$PHASE_MS") s"
+  PHASE_MS=$(date +%s%3N)
 }
 
 # --- prometheus: TSDB snapshot (hard links inside its data dir), copied out, then deleted
@@ -118,9 +120,12 @@ git_commit="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
 } > "$WORK/manifest.json"
 (cd "$WORK" && find . -type f ! -name SHA256SUMS -print0 | sort -z | xargs -0 sha256sum > SHA256SUMS)
 
-tar -C "$WORK" -czf "$DEST/.$NAME.tar.gz.tmp" .
+# --sparse: Badger preallocates its value log (2 GiB, mostly holes); stored as holes, not as gigabytes of zeros.
+PHASE_MS=$(date +%s%3N)
+tar --sparse -C "$WORK" -czf "$DEST/.$NAME.tar.gz.tmp" .
 mv -f "$DEST/.$NAME.tar.gz.tmp" "$DEST/$NAME.tar.gz"
 (cd "$DEST" && sha256sum "$NAME.tar.gz" > "$NAME.tar.gz.sha256")
+say "somas, manifesto e arquivo: $(seconds_since "$PHASE_MS") s" "checksums, manifest and archive: $(seconds_since "$PHASE_MS") s"
 
 if (( KEEP > 0 )); then
   mapfile -t old < <(cd "$DEST" && ls -1 omie-otel-backup-*.tar.gz 2>/dev/null | sort -r | tail -n +$((KEEP + 1)))
