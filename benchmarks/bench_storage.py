@@ -87,13 +87,16 @@ def main() -> None:
     env = env_of(stack_dir)
     service = f"bench-storage-{uuid.uuid4().hex[:6]}"
     started = time.monotonic()
-    probe = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "e2e" / "omie_probe.py"), "--endpoint", env["OTELCOL_OTLP_HTTP_ENDPOINT"],
-         "--service", service, "--calls", str(args.requests), "--hold", "3"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if probe.returncode != 0:
-        sys.exit(probe.stderr[-3000:])
+    # In batches of 200: each probe has its own simulator, whose per-minute limit (like Omie's) a batch stays under.
+    for batch in range(0, args.requests, 200):
+        probe = subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "e2e" / "omie_probe.py"), "--endpoint",
+             env["OTELCOL_OTLP_HTTP_ENDPOINT"], "--service", service, "--calls", str(min(200, args.requests - batch)),
+             "--hold", "2"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if probe.returncode != 0:
+            sys.exit(probe.stderr[-3000:])
     send_logs(env["OTELCOL_OTLP_HTTP_ENDPOINT"], service, args.requests)
     elapsed = time.monotonic() - started
     time.sleep(8)  # tail sampling decision wait, batches, remote write
