@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.sdk_pipeline import sdk_pipeline
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,36 +116,14 @@ class Written:
 def _write(stack: OwnStack, service: str, phase: str) -> Written:
     """One span, one counter series, one log line through the collector, and one silence in Alertmanager."""
     from opentelemetry._logs import SeverityNumber
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     marker = f"history-{phase}-{uuid.uuid4().hex[:12]}"
-    resource = Resource.create({"service.name": service})
-    tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{stack.otlp}/v1/traces")))
-    reader = PeriodicExportingMetricReader(
-        OTLPMetricExporter(endpoint=f"{stack.otlp}/v1/metrics"), export_interval_millis=3_600_000
-    )
-    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
-    logger_provider = LoggerProvider(resource=resource)
-    logger_provider.add_log_record_processor(
-        SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{stack.otlp}/v1/logs"))
-    )
+    tracer_provider, meter_provider, logger_provider, logger = sdk_pipeline(stack.otlp, service)
     try:
         with tracer_provider.get_tracer("history.e2e").start_as_current_span(
             f"history {phase}", attributes={"history.marker": marker}
         ) as span:
-            logger_provider.get_logger("history.e2e").emit(
-                severity_number=SeverityNumber.INFO, severity_text="INFO", body=f"marcador {marker}"
-            )
+            logger.emit(severity_number=SeverityNumber.INFO, severity_text="INFO", body=f"marcador {marker}")
             ctx = span.get_span_context()
         meter_provider.get_meter("history.e2e").create_counter("history.e2e.writes").add(3, {"phase": phase})
         assert meter_provider.force_flush(10_000)
