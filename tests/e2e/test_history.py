@@ -265,6 +265,7 @@ def test_disaster_drill_backup_wipe_restore(own_stack: OwnStack, eventually: Any
         f"\nDisaster drill (offset {OFFSET}): backup {backup_s:.1f} s, archive {archive.stat().st_size} bytes; "
         f"RTO (restore.sh until every store answers with the data) {rto_s:.1f} s, target {RTO_TARGET_S} s; "
         f"RPO {rpo_s:.1f} s: everything written between the backup and the disaster is lost "
-        f"(its trace, series, log line and silence are all gone, as expected)"
+        f"(its trace, series, log line and silence are all gone, as expected)\n"
+        f"backup.sh said:\n{backup.stderr}restore.sh said:\n{restore.stderr}"
     )
     assert rto_s < RTO_TARGET_S
