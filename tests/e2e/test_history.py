@@ -217,10 +217,11 @@ def test_history_survives_a_restart_of_the_whole_stack(own_stack: OwnStack, even
     written = _write(own_stack, f"history-restart-{uuid.uuid4().hex[:8]}", "restart")
     _all_there(own_stack, written, eventually)
 
-    down = _stack("down")
+    # Exactly what an operator runs (the Makefile passes STACK_PORT_OFFSET/STACK_DIR through to scripts/stack.sh).
+    down = _run("make", "-s", "-C", str(ROOT), "stack-down")
     assert down.returncode == 0, down.stderr
     assert _stack("status").returncode != 0  # really stopped
-    up = _stack("up")  # STACK_FRESH=0: keep the data
+    up = _run("make", "-s", "-C", str(ROOT), "stack-up")  # STACK_FRESH=0: keep the data
     assert up.returncode == 0, up.stderr[-4000:]
     again = OwnStack(_env_file())
     assert again == own_stack  # same endpoints
