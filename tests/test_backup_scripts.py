@@ -184,3 +184,32 @@ def test_old_archives_beyond_keep_are_deleted(stack_dir: Path, tmp_path: Path) -
     kept = sorted(p.name for p in dest.glob("*.tar.gz"))
     assert kept == ["omie-otel-backup-20260103T000000Z.tar.gz", Path(result.stdout.strip()).name]
     assert not (dest / "omie-otel-backup-20260101T000000Z.tar.gz.sha256").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "example"),
+    [
+        ("STACK_PROM_RETENTION", "35days", "35d"),
+        ("STACK_PROM_RETENTION_SIZE", "10G", "10GB"),
+        ("STACK_JAEGER_TTL", "14d", "336h"),
+        ("STACK_VL_RETENTION", "1month", "30d"),
+        ("STACK_VL_MAX_DISK", "lots", "5GiB"),
+        ("STACK_AM_RETENTION", "5 days", "120h"),
+    ],
+)
+def test_a_bad_retention_setting_stops_stack_sh_naming_it(variable: str, value: str, example: str) -> None:
+    env = {**os.environ, "STACK_PORT_OFFSET": OFFSET, variable: value}
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "stack.sh"), "dir"], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert f"{variable}='{value}' is not valid; use a value like {example}" in result.stderr
+
+
+def test_good_retention_settings_pass() -> None:
+    env = {**os.environ, "STACK_PORT_OFFSET": OFFSET, "STACK_PROM_RETENTION": "90d", "STACK_JAEGER_TTL": "72h30m",
+           "STACK_VL_MAX_DISK": "512MiB", "STACK_PROM_RETENTION_SIZE": "500MB"}  # fmt: skip
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "stack.sh"), "dir"], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith(f".stack/run-{OFFSET}"), result.stderr
