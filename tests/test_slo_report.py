@@ -190,3 +190,14 @@ def test_the_cli_dispatches_and_validates(capsys: pytest.CaptureFixture[str]) ->
     assert cli_main(["slo", "relatorio"]) == 2
     with pytest.raises(SystemExit):
         cli_main(["slo", "report", "--format", "xml", "--prometheus", URL])
+
+
+def test_help_and_usage_errors_follow_lang(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("PROMETHEUS_URL", raising=False)
+    with pytest.raises(SystemExit):
+        main(["report"])
+    assert "falta --prometheus URL" in capsys.readouterr().err
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert "SLA report of a calendar month" in capsys.readouterr().out

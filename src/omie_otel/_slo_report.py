@@ -143,6 +143,12 @@ _PT = {
     "for_any": "de nenhum serviço",
     "no_data_hint": "(Serviço sem tráfego, período fora da retenção do Prometheus, ou nome de serviço errado.)",
     "to": "a",
+    "help": "Relatório de SLA de um mês do calendário (ou dos últimos 30 dias), das regras SLO do Prometheus.",
+    "help_prometheus": "URL do Prometheus, ex.: http://127.0.0.1:9090 (padrão: $PROMETHEUS_URL)",
+    "help_month": "mês do calendário AAAA-MM (padrão: os últimos 30 dias)",
+    "help_service": "só este serviço (o label job = OTEL_SERVICE_NAME)",
+    "help_format": "text (padrão), json ou md",
+    "need_prometheus": "falta --prometheus URL (ou PROMETHEUS_URL), ex.: --prometheus http://127.0.0.1:9090",
     "bad_month": "--month {value!r} inválido: use AAAA-MM, por exemplo --month 2026-11",
     "future_month": "--month {value}: o mês ainda não começou (hoje é {today})",
     "unreachable": "não consegui consultar o Prometheus em {url}: {error}. Ele está rodando? (scripts/stack.sh status)",
@@ -175,6 +181,12 @@ _EN = {
     "for_any": "for any service",
     "no_data_hint": "(No traffic, a period beyond Prometheus's retention, or a wrong service name.)",
     "to": "to",
+    "help": "SLA report of a calendar month (or the last 30 days) from the SLO recording rules in Prometheus.",
+    "help_prometheus": "Prometheus base URL, e.g. http://127.0.0.1:9090 (default: $PROMETHEUS_URL)",
+    "help_month": "calendar month YYYY-MM (default: the last 30 days)",
+    "help_service": "only this service (the job label = OTEL_SERVICE_NAME)",
+    "help_format": "text (default), json or md",
+    "need_prometheus": "--prometheus URL is required (or set PROMETHEUS_URL), e.g. --prometheus http://127.0.0.1:9090",
     "bad_month": "--month {value!r} is not valid: use YYYY-MM, e.g. --month 2026-11",
     "future_month": "--month {value}: that month has not started yet (today is {today})",
     "unreachable": "cannot query Prometheus at {url}: {error}. Is it running? (scripts/stack.sh status)",
@@ -432,18 +444,11 @@ def render(report: Report, fmt: str = "text") -> str:
 
 # ---------------------------------------------------------------------------------------------------- main ---
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="omie-otel slo report",
-        description="SLA report of a calendar month (or the last 30 days) from the SLO recording rules in Prometheus.",
-    )
-    parser.add_argument(
-        "--prometheus",
-        default=os.environ.get("PROMETHEUS_URL"),
-        help="Prometheus base URL, e.g. http://127.0.0.1:9090 (default: $PROMETHEUS_URL)",
-    )
-    parser.add_argument("--month", help="calendar month YYYY-MM (default: the last 30 days)")
-    parser.add_argument("--service", help="only this service (the job label = OTEL_SERVICE_NAME)")
-    parser.add_argument("--format", choices=FORMATS, default="text", help="text (default), json or md")
+    parser = argparse.ArgumentParser(prog="omie-otel slo report", description=_t("help"))
+    parser.add_argument("--prometheus", default=os.environ.get("PROMETHEUS_URL"), help=_t("help_prometheus"))
+    parser.add_argument("--month", help=_t("help_month"))
+    parser.add_argument("--service", help=_t("help_service"))
+    parser.add_argument("--format", choices=FORMATS, default="text", help=_t("help_format"))
     return parser
 
 
@@ -457,7 +462,7 @@ def main(argv: Sequence[str] | None = None, *, now: datetime | None = None) -> i
         return 2
     options = _parser().parse_args(args)
     if not options.prometheus:
-        _parser().error("--prometheus URL is required (or set PROMETHEUS_URL), e.g. --prometheus http://127.0.0.1:9090")
+        _parser().error(_t("need_prometheus"))
     try:
         period = period_for(options.month, now or datetime.now(timezone.utc))
         report = build_report(options.prometheus, period, options.service)
