@@ -110,8 +110,8 @@ def test_the_report_equals_direct_promql_after_real_traffic(stack: Any, eventual
     assert availability["budget_spent"] == pytest.approx(availability["bad_ratio"] / 0.01)
     assert rows["mcp-latency"]["bad_ratio"] == 0 and rows["mcp-latency"]["met"] is True
     assert rows["omie-api-success"]["met"] is False
-    # A 425 makes the server "not ready" (its Omie health check fails while the key is blocked): uptime lost time.
-    assert rows["mcp-uptime"]["bad_ratio"] > 0
+    # Uptime is only compared with PromQL above: the 425 makes the server "not ready", but whether a rule evaluation
+    # (every 5 s) saw that before the report's instant is a matter of timing.
 
 
 def test_the_cli_prints_portuguese_and_an_empty_month_says_sem_dados(stack: Any) -> None:
