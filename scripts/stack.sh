@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The local telemetry stack as plain processes on 127.0.0.1 (no Docker needed):
 #
-#   otelcol-omie (our collector) --traces--> Jaeger v2 (memory storage, UI/API)
+#   otelcol-omie (our collector) --traces--> Jaeger v2 (Badger storage on disk, UI/API)
 #                                --metrics-> Prometheus (remote-write receiver) --alerts--> Alertmanager
 #                                --logs----> VictoriaLogs (OTLP/HTTP, LogsQL)
 #   Alertmanager --e-mail--> Mailpit (SMTP; its HTTP API lists what arrived)  --Slack--> (only when configured)
 #                --history-> VictoriaLogs (/insert/jsonline: one record per alert firing and per resolution)
 #
-# Usage: scripts/stack.sh up|down|status|build|deps|env|stop NAME|start NAME
+# Usage: scripts/stack.sh up|down|status|build|deps|env|dir|stop NAME|start NAME|backup|restore ARCHIVE
 #   build   build (or take from the cache) otelcol-omie, jaeger, victoria-logs and mailpit into .stack/bin/
 #   deps    install prometheus/alertmanager (with promtool/amtool) from Debian's packages if missing
 #   up      build, install prometheus/alertmanager from Debian if missing, start everything, wait until
@@ -17,13 +17,24 @@
 #   env     print the env file of the running stack
 #   stop NAME / start NAME   stop or (re)start one component of a running stack, e.g. `stop otelcol` to see
 #           what a dead collector does to the application (fault tests), then `start otelcol`
+#   dir     print the state directory ($STACK_DIR) this offset uses
+#   backup [DIR] / restore ARCHIVE   scripts/backup.sh / scripts/restore.sh (docs/recuperacao.md)
 #
 # Environment (defaults in brackets):
 #   STACK_PORT_OFFSET [0]         added to every port, so a second stack (e.g. the e2e tests' 20000) can run
 #                                 beside a developer's one
 #   STACK_DIR [.stack/run, or .stack/run-<offset> when the offset is not 0]
 #                                 state: rendered configs, data, logs/, pids/, env
-#   STACK_FRESH [0]               1 = wipe the data directories before starting
+#   STACK_FRESH [0]               1 = wipe the data directories before starting; 0 = keep them, so traces, metrics,
+#                                 logs, silences and the notification log survive `down` + `up`
+# History (retention; docs/operacao.md has the disk each needs at a stated load):
+#   STACK_PROM_RETENTION [35d]    Prometheus: every SLO window (30 days) plus margin
+#   STACK_PROM_RETENTION_SIZE [10GB]  Prometheus: oldest blocks are deleted first above this size
+#   STACK_JAEGER_TTL [336h]       Jaeger (Badger): spans older than this (14 days) are dropped
+#   STACK_VL_RETENTION [35d]      VictoriaLogs: log lines older than this are dropped
+#   STACK_VL_MAX_DISK [5GiB]      VictoriaLogs: oldest days are dropped above this size (-retention.maxDiskSpaceUsageBytes)
+#   STACK_AM_RETENTION [120h]     Alertmanager: how long expired silences and the notification log are kept
+#                                 (active silences are always kept)
 #   STACK_READY_TIMEOUT [90]      seconds to wait for each component to become ready
 #   STACK_STOP_TIMEOUT [10]       seconds between TERM and KILL
 #   STACK_PROM_INTERVAL [5s]      Prometheus scrape and rule evaluation interval
@@ -102,6 +113,34 @@ H=127.0.0.1
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
+
+# --------------------------------------------------------------------------------------- retention ---
+# check_setting VAR REGEX EXAMPLE: a retention setting that its program would reject stops us here, naming it.
+check_setting() {
+  local value="${!1:-}"
+  [[ -z "$value" || "$value" =~ $2 ]] || { log "$1='$value' is not valid; use a value like $3 (see the header of $0)"; exit 2; }
+}
+check_setting STACK_PROM_RETENTION '^[0-9]+(ms|s|m|h|d|w|y)$' 35d
+check_setting STACK_PROM_RETENTION_SIZE '^[0-9]+(B|KB|MB|GB|TB|PB)$' 10GB
+check_setting STACK_JAEGER_TTL '^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$' 336h
+check_setting STACK_VL_RETENTION '^[0-9]+(h|d|w|y)$' 35d
+check_setting STACK_VL_MAX_DISK '^[0-9]+(KiB|MiB|GiB|TiB|KB|MB|GB|TB)?$' 5GiB
+check_setting STACK_AM_RETENTION '^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$' 120h
+RETENTION_VARS=(STACK_PROM_RETENTION STACK_PROM_RETENTION_SIZE STACK_JAEGER_TTL STACK_VL_RETENTION STACK_VL_MAX_DISK STACK_AM_RETENTION)
+
+# `up` records the retention it started with in $STACK_DIR/retention; `start NAME` (also used by scripts/backup.sh)
+# reuses it for what the caller's environment does not set, so a restart never silently changes the retention.
+save_retention() {
+  local v
+  for v in "${RETENTION_VARS[@]}"; do if [[ -n "${!v:-}" ]]; then echo "$v=${!v}"; fi; done > "$STACK_DIR/retention"
+}
+load_retention() {
+  local k v
+  [[ -f "$STACK_DIR/retention" ]] || return 0
+  while IFS='=' read -r k v; do
+    if [[ " ${RETENTION_VARS[*]} " == *" $k "* && -z "${!k:-}" ]]; then export "$k=$v"; fi
+  done < "$STACK_DIR/retention"
+}
 
 # ---------------------------------------------------------------------------------------------- build ---
 GO="$(command -v go || true)"
@@ -285,11 +324,13 @@ start() {
       env JAEGER_LISTEN_HOST=$H JAEGER_QUERY_PORT="$P_JAEGER_QUERY" JAEGER_QUERY_GRPC_PORT="$P_JAEGER_QUERY_GRPC" \
           JAEGER_OTLP_GRPC_PORT="$P_JAEGER_OTLP_GRPC" JAEGER_OTLP_HTTP_PORT="$P_JAEGER_OTLP_HTTP" \
           JAEGER_HEALTH_PORT="$P_JAEGER_HEALTH" JAEGER_METRICS_PORT="$P_JAEGER_METRICS" \
+          JAEGER_BADGER_DIR="$STACK_DIR/data/jaeger" JAEGER_BADGER_TTL="${STACK_JAEGER_TTL:-336h}" \
           setsid "$bin" --config="$CFG/jaeger/jaeger.yaml" >>"$out" 2>&1 </dev/null 9>&- &
       ;;
     victorialogs)
       setsid "$bin" -httpListenAddr="$H:$P_VL" -storageDataPath="$STACK_DIR/data/victorialogs" \
-          -retentionPeriod=7d >>"$out" 2>&1 </dev/null 9>&- &
+          -retentionPeriod="${STACK_VL_RETENTION:-35d}" -retention.maxDiskSpaceUsageBytes="${STACK_VL_MAX_DISK:-5GiB}" \
+          >>"$out" 2>&1 </dev/null 9>&- &
       ;;
     mailpit)
       setsid "$bin" --listen "$H:$P_MAILPIT_HTTP" --smtp "$H:$P_MAILPIT_SMTP" --smtp-disable-rdns \
@@ -297,15 +338,21 @@ start() {
           >>"$out" 2>&1 </dev/null 9>&- &
       ;;
     prometheus)
+      # --web.enable-admin-api serves the TSDB snapshot that scripts/backup.sh takes; like every other API here
+      # it listens on 127.0.0.1 only.
       setsid "$bin" --config.file="$STACK_DIR/prometheus/prometheus.yml" \
-          --storage.tsdb.path="$STACK_DIR/data/prometheus" --storage.tsdb.retention.time=2d \
+          --storage.tsdb.path="$STACK_DIR/data/prometheus" \
+          --storage.tsdb.retention.time="${STACK_PROM_RETENTION:-35d}" \
+          --storage.tsdb.retention.size="${STACK_PROM_RETENTION_SIZE:-10GB}" \
           --web.listen-address="$H:$P_PROM" --web.enable-remote-write-receiver --web.enable-lifecycle \
+          --web.enable-admin-api \
           --rules.alert.resend-delay=2s \
           --web.external-url="http://$H:$P_PROM" >>"$out" 2>&1 </dev/null 9>&- &
       ;;
     alertmanager)
       setsid "$bin" --config.file="$STACK_DIR/alertmanager/alertmanager.yml" \
-          --storage.path="$STACK_DIR/data/alertmanager" --web.listen-address="$H:$P_AM" \
+          --storage.path="$STACK_DIR/data/alertmanager" --data.retention="${STACK_AM_RETENTION:-120h}" \
+          --web.listen-address="$H:$P_AM" \
           --cluster.listen-address= \
           --web.external-url="http://$H:$P_AM" >>"$out" 2>&1 </dev/null 9>&- &
       ;;
@@ -448,9 +495,10 @@ cmd_up() {
   done
 
   if [[ "${STACK_FRESH:-0}" == 1 ]]; then rm -rf "$STACK_DIR/data"; fi
-  mkdir -p "$STACK_DIR/data"/{prometheus,alertmanager,victorialogs,mailpit}
+  mkdir -p "$STACK_DIR/data"/{prometheus,alertmanager,victorialogs,mailpit} "$STACK_DIR/data/jaeger"/{keys,values}
   rm -f "$STACK_DIR/otelcol-capture.jsonl"
   render_configs
+  save_retention
 
   for name in "${COMPONENTS[@]}"; do
     log "starting $name"
@@ -473,11 +521,15 @@ case "${1:-}" in
   build) cmd_build ;;
   deps) ensure_debian_packages ;;
   env) cat "$STACK_DIR/env" ;;
+  dir) echo "$STACK_DIR" ;;
+  backup) shift; exec "$ROOT/scripts/backup.sh" "$@" ;;
+  restore) shift; exec "$ROOT/scripts/restore.sh" "$@" ;;
   stop|start)
     [[ " ${COMPONENTS[*]} " == *" ${2:-} "* ]] || die "usage: $0 $1 NAME, NAME one of: ${COMPONENTS[*]}"
     exec 9>"$STACK_DIR/.lock"; flock -w 60 9 || die "another scripts/stack.sh holds $STACK_DIR/.lock"
     if [[ "$1" == stop ]]; then stop_one "$2"; else
       running_pid "$2" >/dev/null && die "$2 is already running"
+      load_retention
       start "$2"; wait_ready "$2" || exit 1; log "$2 started"
     fi ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;

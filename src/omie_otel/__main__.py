@@ -3,6 +3,7 @@
 Example:
     ``omie-otel simulator --port 8765``   serve the Omie API simulator on 127.0.0.1:8765
     ``omie-otel version``                 print the installed version
+    ``omie-otel slo report --prometheus http://127.0.0.1:9090 --month 2026-11``   the month's SLA report
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ _USAGE = """usage: omie-otel <command> [options]
 commands:
   simulator   serve the Omie API simulator (see: omie-otel simulator --help)
   dashboard   serve the live web dashboard (see: omie-otel dashboard --help)
+  slo report  SLA report of a month from Prometheus (see: omie-otel slo report --help)
   version     print the omie-otel version
 """
 
@@ -36,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from omie_otel.dashboard.__main__ import main as dashboard_main
 
         return dashboard_main(rest)
+    if command == "slo":
+        from omie_otel._slo_report import main as slo_main
+
+        return slo_main(rest)
     if command == "version":
         from omie_otel.version import __version__
 

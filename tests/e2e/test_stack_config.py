@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.helpers.sdk_pipeline import sdk_pipeline as _sdk_pipeline
 
 pytestmark = pytest.mark.e2e
 
@@ -228,33 +229,6 @@ def test_prometheus_scrapes_the_pipeline_and_talks_to_alertmanager(stack, eventu
 
     status = _get(f"{stack.alertmanager_url}/api/v2/status")
     assert f"url: {stack.alertmanager_webhook_url}" in status["config"]["original"]
-
-
-def _sdk_pipeline(endpoint: str, service: str):
-    """Local (non-global) SDK providers exporting over OTLP/HTTP to ``endpoint``."""
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-
-    resource = Resource.create({"service.name": service, "service.instance.id": f"{service}-1"})
-    tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
-    reader = PeriodicExportingMetricReader(
-        OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics"), export_interval_millis=3_600_000
-    )
-    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
-    logger_provider = LoggerProvider(resource=resource)
-    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{endpoint}/v1/logs")))
-    # The Logs API directly (the SDK's logging.Handler is deprecated); emit() takes the current span's context.
-    logger = logger_provider.get_logger("omie_otel.e2e")
-    return tracer_provider, meter_provider, logger_provider, logger
 
 
 def test_one_span_metric_and_log_arrive_scrubbed_with_exact_values(stack, eventually) -> None:
