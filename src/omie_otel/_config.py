@@ -19,6 +19,9 @@ DEFAULT_OMIE_URL = "https://app.omie.com.br/api/"
 #: Readiness fails at or above these percentages of memory / disk in use (the seed plan's 85 % and 90 %).
 DEFAULT_MEMORY_THRESHOLD = 85.0
 DEFAULT_DISK_THRESHOLD = 90.0
+#: Seconds ``uninstrument()`` and interpreter exit wait for the providers omie-otel created (see ``_shutdown``).
+DEFAULT_SHUTDOWN_TIMEOUT = 3.0
+MAX_SHUTDOWN_TIMEOUT = 600.0
 _ALERTMANAGER_EXAMPLE = "http://127.0.0.1:9093"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -47,6 +50,7 @@ class Options:
     health_memory_threshold: float = DEFAULT_MEMORY_THRESHOLD
     health_disk_threshold: float = DEFAULT_DISK_THRESHOLD
     health_omie_probe: bool = True
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -136,6 +140,20 @@ def _port(value: Any, source: str) -> int | None:
     return port
 
 
+def _seconds(value: Any, source: str) -> float:
+    """A finite number of seconds from 0 to :data:`MAX_SHUTDOWN_TIMEOUT` (``inf``, ``nan`` and negatives refused)."""
+    try:
+        number = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 <= number <= MAX_SHUTDOWN_TIMEOUT:  # False for nan too
+        raise ValueError(
+            f"{source}={value!r} is not a number of seconds from 0 to {MAX_SHUTDOWN_TIMEOUT:g}; "
+            f"use e.g. {DEFAULT_SHUTDOWN_TIMEOUT:g}"
+        )
+    return number
+
+
 def resolve_options(
     *,
     capture_arguments: bool | None = None,
@@ -157,6 +175,7 @@ def resolve_options(
     health_memory_threshold: float | None = None,
     health_disk_threshold: float | None = None,
     health_omie_probe: bool | None = None,
+    shutdown_timeout: float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Options:
     """Resolve every setting. Bad arguments raise ``ValueError``; bad environment values warn and use the default.
@@ -258,4 +277,7 @@ def resolve_options(
             DEFAULT_DISK_THRESHOLD,
         ),
         health_omie_probe=pick_bool(health_omie_probe, "health_omie_probe", ev.OMIE_OTEL_HEALTH_OMIE_PROBE, True),
+        shutdown_timeout=pick(
+            shutdown_timeout, "shutdown_timeout", ev.OMIE_OTEL_SHUTDOWN_TIMEOUT, _seconds, DEFAULT_SHUTDOWN_TIMEOUT
+        ),
     )

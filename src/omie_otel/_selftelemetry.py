@@ -4,7 +4,8 @@ Metrics (on the ``omie_otel`` meter; all read process-wide totals at each collec
     * ``omie_otel.export.failures``, counter, ``{item}``, ``omie_otel.signal`` = traces/metrics/logs: spans, metric
       points and log records an exporter returned FAILURE for (or raised on).
     * ``omie_otel.export.dropped``, counter, ``{item}``, ``omie_otel.signal`` = traces/logs and ``error.type`` =
-      ``queue_full`` (the batch processor's queue was full) or ``already_shutdown`` (emitted after shutdown).
+      ``queue_full`` (the batch processor's queue was full), ``already_shutdown`` (emitted after shutdown) or
+      ``shutdown`` (still queued or unacknowledged when the exit deadline passed, see :mod:`omie_otel._shutdown`).
     * ``omie_otel.export.queue.size`` / ``omie_otel.export.queue.capacity``, up-down counters, ``{item}``,
       ``omie_otel.signal``: items waiting in the batch processors' queues, and their maximum.
     * ``omie_otel.internal.errors``, counter, ``{error}``: internal errors omie-otel swallowed

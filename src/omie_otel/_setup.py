@@ -88,7 +88,7 @@ def _exporter(signal: str, env: Mapping[str, str]) -> Any:
 
 
 def configure_from_env(service_name: str | None, environ: Mapping[str, str] | None = None) -> Providers | None:
-    """Create SDK providers exporting over OTLP, set them globally, and flush them at interpreter exit.
+    """Create SDK providers exporting over OTLP and set them globally (the caller shuts them down at exit).
 
     Returns ``None`` when ``OTEL_SDK_DISABLED=true``.
     """
@@ -106,16 +106,17 @@ def configure_from_env(service_name: str | None, environ: Mapping[str, str] | No
     if service_name is None and str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: "omie-mcp-server"}))
 
-    tracer_provider = TracerProvider(resource=resource)
+    # shutdown_on_exit=False: the SDK's own exit hook waits as long as a dead collector makes it; omie-otel's
+    # (registered by instrument(), see omie_otel._shutdown) gives up after shutdown_timeout and counts what is lost.
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     tracer_provider.add_span_processor(BatchSpanProcessor(CountingSpanExporter(_exporter("traces", env))))
     reader = PeriodicExportingMetricReader(CountingMetricExporter(_exporter("metrics", env)))
-    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
-    logger_provider = LoggerProvider(resource=resource)
+    meter_provider = MeterProvider(resource=resource, metric_readers=[reader], shutdown_on_exit=False)
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     logger_provider.add_log_record_processor(
         BatchLogRecordProcessor(CountingLogExporter(_exporter("logs", env)))  # type: ignore[arg-type]
     )
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
     set_logger_provider(logger_provider)
-    # The SDK providers register their own atexit shutdown (shutdown_on_exit=True), which flushes the queues.
     return Providers(tracer_provider, meter_provider, logger_provider, owned=True)

@@ -72,6 +72,11 @@ OMIE_OTEL_HEALTH_OMIE_PROBE = "OMIE_OTEL_HEALTH_OMIE_PROBE"
 """``false`` never sends the readiness probe to Omie (``ListarCategorias``, 1 record, at most once per 5 minutes,
 only when there was no Omie call lately and ``OMIE_APP_KEY``/``OMIE_APP_SECRET`` are set). Default ``true``."""
 
+OMIE_OTEL_SHUTDOWN_TIMEOUT = "OMIE_OTEL_SHUTDOWN_TIMEOUT"
+"""Seconds ``uninstrument()`` and interpreter exit wait for the telemetry omie-otel set up itself to be sent
+(0-600). Default ``3``: a closed, black-holed or slow collector never delays a restart longer; spans and log records
+still queued at exit are counted in ``omie_otel.export.dropped`` (``error.type=shutdown``) and reported once."""
+
 OMIE_APP_KEY = "OMIE_APP_KEY"
 """Omie application key; omie-otel reads it only for the readiness probe (and scrubs it everywhere)."""
 
