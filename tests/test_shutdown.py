@@ -220,3 +220,26 @@ def test_what_is_still_queued_at_exit_is_counted_as_dropped(caplog: pytest.LogCa
     assert lost == {"traces": 10}  # 4 in flight + 6 queued
     assert drops.snapshot()[("traces", sc.DROP_SHUTDOWN)] - before == 10
     assert caplog.text.count("telemetry lost at exit: 10 spans") == 1
+
+
+def test_the_exporters_own_log_records_never_feed_the_log_pipeline(telemetry: Any) -> None:
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+
+    from omie_otel.logs import LogBridge
+    from omie_otel.redaction import Scrubber
+
+    bridge = LogBridge(telemetry.logger_provider, logging.INFO, Scrubber(), fmt="text")
+    bridge.start()
+    try:
+        telemetry.logs.clear()
+        logging.getLogger("opentelemetry.exporter.otlp.proto.http._log_exporter").warning("Transient error, retrying")
+        logging.getLogger("opentelemetry.sdk._shared_internal").warning("Queue full, dropping log records")
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))  # what a batch processor sets around export()
+        try:
+            logging.getLogger("urllib3.connectionpool").warning("Retrying after connection broken")
+        finally:
+            detach(token)
+        logging.getLogger("app.tools").warning("kept")
+    finally:
+        bridge.stop()
+    assert [r.body for r in telemetry.log_records()] == ["kept"]

@@ -24,6 +24,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from omie_otel import semconv as sc
 from omie_otel._guard import internal_error
+from omie_otel._observable import observable
 from omie_otel.omie import OmieFault, classify, endpoint_of, parse_ratelimit
 from omie_otel.redaction import register_secret
 
@@ -122,9 +123,8 @@ class OmieHttpxInstrumentation:
         )
         self._lock = threading.Lock()
         self._utilization: dict[tuple[tuple[str, str], ...], tuple[float, float]] = {}
-        meter.create_observable_gauge(
-            sc.OMIE_CLIENT_RATELIMIT_UTILIZATION,
-            callbacks=[self._observe_utilization],
+        observable(
+            meter, "gauge", sc.OMIE_CLIENT_RATELIMIT_UTILIZATION, self._observe_utilization,
             unit="1",
             description="Share of Omie's rate limits in use, from the x-omie-ratelimit headers (0-1)",
         )
