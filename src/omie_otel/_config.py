@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ DEFAULT_OMIE_URL = "https://app.omie.com.br/api/"
 #: Readiness fails at or above these percentages of memory / disk in use (the seed plan's 85 % and 90 %).
 DEFAULT_MEMORY_THRESHOLD = 85.0
 DEFAULT_DISK_THRESHOLD = 90.0
+#: Longest captured argument/result JSON: a span attribute, not a document store.
+MAX_CAPTURE_LENGTH = 1_000_000
 #: Seconds ``uninstrument()`` and interpreter exit wait for the providers omie-otel created (see ``_shutdown``).
 DEFAULT_SHUTDOWN_TIMEOUT = 3.0
 MAX_SHUTDOWN_TIMEOUT = 600.0
@@ -70,21 +73,62 @@ def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     return default
 
 
-def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = int(raw)
-    except ValueError:
+    except ValueError:  # also "inf", "1e3" and a 5000-digit number
         value = minimum - 1
-    if value < minimum:
+    if not minimum <= value <= maximum:
         _logger.warning(
-            "omie-otel: %s=%r is not a whole number >= %d; set it like %s=%d. Using the default (%d).",
-            name, raw, minimum, name, default, default,
+            "omie-otel: %s=%r is not a whole number from %d to %d; set it like %s=%d. Using the default (%d).",
+            name, raw, minimum, maximum, name, default, default,
         )
         return default
     return value
+
+
+#: Probes for a scrub pattern so broad it would redact every value: it matches the empty string, or any one character.
+_TOO_BROAD_PROBES = ("", "a", "Z", "0", "_")
+
+
+def _scrub_pattern_error(pattern: Any) -> str | None:
+    """Why ``pattern`` cannot be a scrubbing key pattern, or ``None`` when it can."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        return "it is empty or not a string"
+    try:
+        compiled = re.compile(f"(?P<p0>{pattern})", re.IGNORECASE)  # the shape the Scrubber combines it in
+    except re.error as exc:
+        return f"it is not a valid regular expression ({exc})"
+    if compiled.search("") is not None or all(compiled.search(probe) for probe in _TOO_BROAD_PROBES[1:]):
+        return "it matches every key (the empty string or any character), so every value would be redacted"
+    return None
+
+
+def _scrub_patterns(given: Sequence[str] | None, env: Mapping[str, str]) -> tuple[str, ...]:
+    """Argument: every pattern must be valid (``ValueError`` otherwise). Environment: a bad entry warns, is skipped."""
+    accepted = "a Python regular expression matching secret key names, e.g. 'numero[_ ]?cartao'"
+    if given is not None:
+        patterns = (given,) if isinstance(given, str) else tuple(given)
+        for pattern in patterns:
+            error = _scrub_pattern_error(pattern)
+            if error is not None:
+                raise ValueError(f"scrub_patterns entry {pattern!r} is refused: {error}; pass {accepted}")
+        return patterns
+    kept = []
+    for pattern in _env_list(env, ev.OMIE_OTEL_SCRUB_PATTERNS) or ():
+        error = _scrub_pattern_error(pattern)
+        if error is None:
+            kept.append(pattern)
+        else:
+            _logger.warning(
+                "omie-otel: %s entry %r is refused: %s; accepted: %s. That entry is ignored (the built-in secret "
+                "patterns still apply).",
+                ev.OMIE_OTEL_SCRUB_PATTERNS, pattern, error, accepted,
+            )
+    return tuple(kept)
 
 
 def _env_list(env: Mapping[str, str], name: str) -> tuple[str, ...] | None:
@@ -196,9 +240,16 @@ def resolve_options(
         return arg
 
     if capture_max_length is None:
-        max_len = _env_int(env, ev.OMIE_OTEL_CAPTURE_MAX_LENGTH, 4096, 16)
-    elif not isinstance(capture_max_length, int) or capture_max_length < 16:
-        raise ValueError(f"capture_max_length={capture_max_length!r} must be a whole number >= 16, e.g. 4096")
+        max_len = _env_int(env, ev.OMIE_OTEL_CAPTURE_MAX_LENGTH, 4096, 16, MAX_CAPTURE_LENGTH)
+    elif (
+        not isinstance(capture_max_length, int)
+        or isinstance(capture_max_length, bool)
+        or not 16 <= capture_max_length <= MAX_CAPTURE_LENGTH
+    ):
+        raise ValueError(
+            f"capture_max_length={capture_max_length!r} must be a whole number from 16 to {MAX_CAPTURE_LENGTH}, "
+            "e.g. 4096"
+        )
     else:
         max_len = capture_max_length
 
@@ -260,9 +311,7 @@ def resolve_options(
         logs=pick_bool(logs, "logs", ev.OMIE_OTEL_LOGS, True),
         log_level=level,
         scrub_documents=pick_bool(scrub_documents, "scrub_documents", ev.OMIE_OTEL_SCRUB_DOCUMENTS, True),
-        scrub_patterns=tuple(scrub_patterns)
-        if scrub_patterns is not None
-        else (_env_list(env, ev.OMIE_OTEL_SCRUB_PATTERNS) or ()),
+        scrub_patterns=_scrub_patterns(scrub_patterns, env),
         scrub_callback=scrub_callback,
         ops_tools=pick_bool(ops_tools, "ops_tools", ev.OMIE_OTEL_OPS_TOOLS, False),
         alertmanager_url=am_url,

@@ -77,7 +77,14 @@ def _resolve_providers(
     global_tp = trace.get_tracer_provider()
     configured = None
     if tracer_provider is None and meter_provider is None and logger_provider is None and not is_sdk_provider(global_tp):
-        configured = configure_from_env(service_name or _env_service_name() or server_name)
+        try:
+            configured = configure_from_env(service_name or _env_service_name() or server_name)
+        except Exception as exc:  # noqa: BLE001 - an environment value must never make instrument() raise
+            _logger.warning(
+                "omie-otel: the OpenTelemetry SDK could not be set up from the OTEL_* environment (%s: %s); "
+                "telemetry stays off until that is fixed. Your server keeps running.",
+                type(exc).__name__, exc,
+            )
     if configured is not None:
         atexit.register(_shutdown_at_exit, configured)
         return configured

@@ -345,7 +345,10 @@ class HostMetrics:
         names = [spec.name for spec in _SPECS]
         for glob in globs:
             if not fnmatch.filter(names, glob):
-                _logger.warning("host metrics exclusion %r matches no metric; known metrics: %s", glob, names)
+                _logger.warning(
+                    "omie-otel: host metrics exclusion %r matches no metric (host_metrics_exclude / %s); accepted: "
+                    "globs over %s. It excludes nothing.", glob, OMIE_OTEL_HOST_METRICS_EXCLUDE, names,
+                )
         self._enabled = frozenset(n for n in names if not any(fnmatch.fnmatchcase(n, glob) for glob in globs))
         self._meter_provider = meter_provider
         self._cgroup_root = cgroup_root
