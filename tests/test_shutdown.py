@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from tests.helpers.otlp_sink import otlp_sink
 
 CHILD = Path(__file__).parent / "servers" / "shutdown_child.py"
 ROOT = Path(__file__).parent.parent
-BOUND_S = 5.0  # the bound for the default shutdown_timeout (3 s)
+BOUND_S = 5.0  # the bound for the default shutdown_timeout (2 s)
 
 
 @contextmanager
@@ -75,7 +74,7 @@ def collector(state: str) -> Iterator[str]:
     elif state == "black_holed":
         with black_hole() as url:
             yield url
-    else:  # slow: answers every export, 4 s late (longer than the whole default budget of 3 s)
+    else:  # slow: answers every export, 4 s late (longer than the whole default budget of 2 s)
         with otlp_sink() as sink:
             sink.delay = 4.0
             yield sink.url
@@ -124,18 +123,16 @@ def _measure(proc: subprocess.Popen[str]) -> dict[str, Any]:
 @pytest.mark.parametrize("state", ["closed", "black_holed", "slow"])
 def test_uninstrument_and_exit_are_bounded(state: str) -> None:
     with collector(state) as endpoint:
-        procs = {mode: _start(mode, endpoint) for mode in ("uninstrument", "exit")}
-        with ThreadPoolExecutor(2) as pool:  # both children at once, each watched by its own thread
-            futures = {mode: pool.submit(_measure, proc) for mode, proc in procs.items()}
-            results = {mode: future.result() for mode, future in futures.items()}
+        # One child at a time: two at once on a small shared machine measure CPU contention, not our bound.
+        results = {mode: _measure(_start(mode, endpoint)) for mode in ("uninstrument", "exit")}
     un, ex = results["uninstrument"], results["exit"]
     print(f"{state}: uninstrument {un['uninstrument_s']:.2f} s; exit while instrumented {ex['exit_s']:.2f} s; "
-          f"exit after uninstrument {un['exit_s']:.2f} s")
+          f"exit after uninstrument {un['exit_s'] - un['uninstrument_s']:.2f} s")
     assert un["returncode"] == 0 and ex["returncode"] == 0, (un["stderr"][-2000:], ex["stderr"][-2000:])
     assert un["uninstrument_s"] < BOUND_S
     assert ex["exit_s"] < BOUND_S
-    # After uninstrument() the exit hook gets its own budget: at most two budgets in all.
-    assert un["exit_s"] < 2 * BOUND_S
+    # After uninstrument() the exit hook gets its own budget: the exit itself is bounded too.
+    assert un["exit_s"] - un["uninstrument_s"] < BOUND_S
     # Nothing reached a collector, so what was queued is reported lost, once.
     assert ex["stderr"].count("telemetry lost at exit") == 1, ex["stderr"][-3000:]
     assert "spans" in ex["stderr"] and "log records" in ex["stderr"]
@@ -243,3 +240,37 @@ def test_the_exporters_own_log_records_never_feed_the_log_pipeline(telemetry: An
     finally:
         bridge.stop()
     assert [r.body for r in telemetry.log_records()] == ["kept"]
+
+
+def test_uninstrument_does_not_hold_the_lock_while_it_waits(telemetry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    import omie_otel
+    import omie_otel._instrument as inst
+
+    hanging = _Hanging()
+    tp = TracerProvider(shutdown_on_exit=False)
+    tp.add_span_processor(BatchSpanProcessor(hanging, schedule_delay_millis=600_000))
+    owned = Providers(tp, telemetry.meter_provider, telemetry.logger_provider, owned=True)
+    monkeypatch.setattr(inst, "_resolve_providers", lambda *args, **kwargs: owned)
+    omie_otel.instrument(shutdown_timeout=10, host_metrics=False)
+    monkeypatch.undo()
+    tp.get_tracer("t").start_span("queued").end()
+    stopping = threading.Thread(target=omie_otel.uninstrument)
+    stopping.start()
+    try:
+        time.sleep(0.3)  # uninstrument() now waits for a flush that hangs
+        start = time.monotonic()
+        omie_otel.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider,
+                             logger_provider=telemetry.logger_provider, host_metrics=False)
+        elapsed = time.monotonic() - start
+        assert inst.is_instrumented()
+        assert elapsed < 3.0  # not the 10 s the hanging flush may take
+    finally:
+        hanging.release.set()
+        stopping.join(15)
+    assert not stopping.is_alive()
+    # The late uninstrument() did not undo the new instrumentation's patches.
+    assert inst.is_instrumented() and hasattr(httpx.Client.send, "__wrapped__")
+    omie_otel.uninstrument()
+    assert not hasattr(httpx.Client.send, "__wrapped__")

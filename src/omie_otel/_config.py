@@ -23,7 +23,7 @@ DEFAULT_DISK_THRESHOLD = 90.0
 #: Longest captured argument/result JSON: a span attribute, not a document store.
 MAX_CAPTURE_LENGTH = 1_000_000
 #: Seconds ``uninstrument()`` and interpreter exit wait for the providers omie-otel created (see ``_shutdown``).
-DEFAULT_SHUTDOWN_TIMEOUT = 3.0
+DEFAULT_SHUTDOWN_TIMEOUT = 2.0
 MAX_SHUTDOWN_TIMEOUT = 600.0
 _ALERTMANAGER_EXAMPLE = "http://127.0.0.1:9093"
 _TRUE = ("1", "true", "yes", "on")

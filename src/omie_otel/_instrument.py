@@ -477,7 +477,7 @@ def uninstrument() -> None:
     """Undo :func:`instrument`: no more spans, metrics or log records from omie-otel; patches removed.
 
     Providers omie-otel created from the environment are flushed, not shut down (other code may hold them), and the
-    flush is waited for at most ``shutdown_timeout`` seconds (default 3), without holding the module lock: a dead
+    flush is waited for at most ``shutdown_timeout`` seconds (default 2), without holding the module lock: a dead
     collector never makes this call hang.
     """
     global _state, _warned_twice, _stopping

@@ -4,7 +4,7 @@ The SDK does not enforce its own timeouts here: ``force_flush`` of a batch proce
 whatever ``timeout_millis`` says, an OTLP exporter retries with back-off for up to its own timeout per batch, and a
 provider's ``shutdown()`` joins its worker thread. So omie-otel runs every flush and shutdown of providers it created
 in daemon threads and waits for them at most ``shutdown_timeout`` seconds (``OMIE_OTEL_SHUTDOWN_TIMEOUT``, default
-3 s). What the deadline leaves behind is not waited for:
+2 s). What the deadline leaves behind is not waited for:
 
 * after :func:`flush` (``uninstrument()``), export goes on in the background — nothing is lost yet;
 * after :func:`shutdown_at_exit` (interpreter exit), the spans and log records still queued or in flight are lost:

@@ -74,7 +74,7 @@ only when there was no Omie call lately and ``OMIE_APP_KEY``/``OMIE_APP_SECRET``
 
 OMIE_OTEL_SHUTDOWN_TIMEOUT = "OMIE_OTEL_SHUTDOWN_TIMEOUT"
 """Seconds ``uninstrument()`` and interpreter exit wait for the telemetry omie-otel set up itself to be sent
-(0-600). Default ``3``: a closed, black-holed or slow collector never delays a restart longer; spans and log records
+(0-600). Default ``2``: a closed, black-holed or slow collector never delays a restart longer; spans and log records
 still queued at exit are counted in ``omie_otel.export.dropped`` (``error.type=shutdown``) and reported once."""
 
 OMIE_APP_KEY = "OMIE_APP_KEY"
