@@ -90,8 +90,8 @@ def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int, maxi
     return value
 
 
-#: Probes for a scrub pattern so broad it would redact every value: it matches the empty string, or any one character.
-_TOO_BROAD_PROBES = ("", "a", "Z", "0", "_")
+#: A scrub pattern that matches all of these (or the empty string) matches every key: every value would be redacted.
+_ONE_CHARACTER_KEYS = ("a", "Z", "0", "_")
 
 
 def _scrub_pattern_error(pattern: Any) -> str | None:
@@ -102,7 +102,7 @@ def _scrub_pattern_error(pattern: Any) -> str | None:
         compiled = re.compile(f"(?P<p0>{pattern})", re.IGNORECASE)  # the shape the Scrubber combines it in
     except re.error as exc:
         return f"it is not a valid regular expression ({exc})"
-    if compiled.search("") is not None or all(compiled.search(probe) for probe in _TOO_BROAD_PROBES[1:]):
+    if compiled.search("") is not None or all(compiled.search(key) for key in _ONE_CHARACTER_KEYS):
         return "it matches every key (the empty string or any character), so every value would be redacted"
     return None
 

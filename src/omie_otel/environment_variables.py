@@ -44,7 +44,9 @@ OMIE_OTEL_SCRUB_DOCUMENTS = "OMIE_OTEL_SCRUB_DOCUMENTS"
 """``false`` stops removing CPF/CNPJ numbers from exported text (secrets are always removed). Default ``true``."""
 
 OMIE_OTEL_SCRUB_PATTERNS = "OMIE_OTEL_SCRUB_PATTERNS"
-"""Comma-separated extra key patterns (regular expressions) whose values are removed. Default: none."""
+"""Comma-separated extra key patterns (regular expressions) whose values are removed. Default: none. An entry that
+is not a valid regular expression, or that matches every key (``.*``, anything matching the empty string or any one
+character), is refused with a warning and ignored; the others are kept."""
 
 OMIE_OTEL_OPS_TOOLS = "OMIE_OTEL_OPS_TOOLS"
 """``true`` adds the read-only MCP tools ``get_system_metrics``, ``health_check``, ``get_active_alerts``."""
