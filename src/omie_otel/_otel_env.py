@@ -6,8 +6,8 @@ Left to itself the SDK raises on some bad values (``OTEL_METRIC_EXPORT_INTERVAL=
 gives ONE warning naming the variable, the value and what is accepted, and the default is passed to the SDK
 explicitly, so the SDK neither raises nor warns again. Valid values are not touched: the SDK reads them itself.
 
-Checked: ``OTEL_SDK_DISABLED``; ``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_|LOGS_]PROTOCOL``, ``..._TIMEOUT`` and
-``..._COMPRESSION``; ``OTEL_TRACES_SAMPLER`` / ``_ARG``; ``OTEL_METRIC_EXPORT_INTERVAL`` / ``_TIMEOUT``;
+Checked: ``OTEL_SDK_DISABLED``; ``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_|LOGS_]PROTOCOL``, ``..._ENDPOINT``,
+``..._TIMEOUT`` and ``..._COMPRESSION``; ``OTEL_TRACES_SAMPLER`` / ``_ARG``; ``OTEL_METRIC_EXPORT_INTERVAL`` / ``_TIMEOUT``;
 ``OTEL_BSP_*`` and ``OTEL_BLRP_*`` (schedule delay, queue size, batch size, export timeout).
 """
 
@@ -38,6 +38,21 @@ _BATCH = (
     ("EXPORT_TIMEOUT", "export_timeout_millis", 30_000, 1, _DAY_MS),
 )
 _SCHEDULE_DEFAULT = {"BSP": 5000, "BLRP": 1000}
+
+
+def _endpoint_ok(raw: str, grpc: bool) -> bool:
+    """An http(s) URL with a host (and a valid port, if any); for gRPC a bare ``host:port`` too."""
+    from urllib.parse import urlsplit
+
+    value = raw.strip()
+    if grpc and "://" not in value:
+        value = f"http://{value}"
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or 0 < parts.port < 65536  # .port raises ValueError when out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
 
 
 class OtelEnv:
@@ -112,6 +127,14 @@ class OtelEnv:
 
     def exporter_kwargs(self, signal: str, grpc: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        name, raw = self._signal_var(signal, "ENDPOINT")
+        if raw is not None and not _endpoint_ok(raw, grpc):
+            default = "localhost:4317" if grpc else f"http://localhost:4318/v1/{signal}"
+            accepted = "an http(s) URL such as http://127.0.0.1:4318" if not grpc else (
+                "an http(s) URL or host:port such as 127.0.0.1:4317"
+            )
+            self.warn(name, raw, accepted, f"the default, {default}")
+            out["endpoint"] = default
         name, raw = self._signal_var(signal, "TIMEOUT")
         if raw is not None and self._number(name, 10.0, 0.001, 600.0, "seconds", whole=False) is not None:
             out["timeout"] = 10.0
