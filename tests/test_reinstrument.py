@@ -62,7 +62,6 @@ def test_every_observable_reports_again_after_a_second_instrument(telemetry: Any
         finally:
             uninstrument()
         assert ALWAYS_REPORTING <= again, ALWAYS_REPORTING - again
-        assert again == first
 
 
 def test_the_rate_limit_gauge_reports_for_the_second_instrumentation(telemetry: Any) -> None:
