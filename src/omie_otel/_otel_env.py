@@ -94,7 +94,7 @@ class OtelEnv:
             value = math.nan
         if not (math.isfinite(value) and low <= value <= high):
             kind = "a whole number" if whole else "a finite number"
-            self.warn(name, raw, f"{kind} of {unit} from {low:g} to {high:g}", f"the default, {default:g}")
+            self.warn(name, raw, f"{kind} of {unit} from {low:.15g} to {high:.15g}", f"the default, {default:.15g}")
             return default
         return None
 
