@@ -52,6 +52,7 @@ stack-down:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_overhead.py
 	$(BIN)/python benchmarks/bench_omie_httpx.py
+	$(BIN)/python benchmarks/bench_error_body.py
 
 clean:
 	rm -rf $(VENV) .nox

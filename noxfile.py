@@ -19,6 +19,8 @@ MCP_TESTS = [
     "tests/test_health.py",
     "tests/test_ops_tools.py",
     "tests/test_self_telemetry.py",
+    "tests/test_reinstrument.py",
+    "tests/test_omie_malformed.py",
 ]
 
 

@@ -42,6 +42,8 @@ Argument > environment variable > default. See :mod:`omie_otel.environment_varia
 * ``ops_tools`` (``OMIE_OTEL_OPS_TOOLS``, off): read-only MCP tools ``get_system_metrics``, ``health_check``,
   ``get_active_alerts`` (``alertmanager_url`` / ``OMIE_OTEL_ALERTMANAGER_URL``).
 * ``tracer_provider``, ``meter_provider``, ``logger_provider``: emit through these instead of the global ones.
+* ``shutdown_timeout`` (``OMIE_OTEL_SHUTDOWN_TIMEOUT``, 2 s): the longest ``uninstrument()`` and interpreter exit
+  wait for telemetry omie-otel set up itself to be sent; what is left then is counted as dropped and reported once.
 
 A bad argument raises ``ValueError`` naming it and the fix; a bad environment value logs a warning and the default
 is used, so a typo in a deployment never takes a server down. Telemetry never breaks the tool call it observes: an

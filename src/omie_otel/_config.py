@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,11 @@ DEFAULT_OMIE_URL = "https://app.omie.com.br/api/"
 #: Readiness fails at or above these percentages of memory / disk in use (the seed plan's 85 % and 90 %).
 DEFAULT_MEMORY_THRESHOLD = 85.0
 DEFAULT_DISK_THRESHOLD = 90.0
+#: Longest captured argument/result JSON: a span attribute, not a document store.
+MAX_CAPTURE_LENGTH = 1_000_000
+#: Seconds ``uninstrument()`` and interpreter exit wait for the providers omie-otel created (see ``_shutdown``).
+DEFAULT_SHUTDOWN_TIMEOUT = 2.0
+MAX_SHUTDOWN_TIMEOUT = 600.0
 _ALERTMANAGER_EXAMPLE = "http://127.0.0.1:9093"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -47,6 +53,7 @@ class Options:
     health_memory_threshold: float = DEFAULT_MEMORY_THRESHOLD
     health_disk_threshold: float = DEFAULT_DISK_THRESHOLD
     health_omie_probe: bool = True
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -66,21 +73,62 @@ def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     return default
 
 
-def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = int(raw)
-    except ValueError:
+    except ValueError:  # also "inf", "1e3" and a 5000-digit number
         value = minimum - 1
-    if value < minimum:
+    if not minimum <= value <= maximum:
         _logger.warning(
-            "omie-otel: %s=%r is not a whole number >= %d; set it like %s=%d. Using the default (%d).",
-            name, raw, minimum, name, default, default,
+            "omie-otel: %s=%r is not a whole number from %d to %d; set it like %s=%d. Using the default (%d).",
+            name, raw, minimum, maximum, name, default, default,
         )
         return default
     return value
+
+
+#: A scrub pattern that matches all of these (or the empty string) matches every key: every value would be redacted.
+_ONE_CHARACTER_KEYS = ("a", "Z", "0", "_")
+
+
+def _scrub_pattern_error(pattern: Any) -> str | None:
+    """Why ``pattern`` cannot be a scrubbing key pattern, or ``None`` when it can."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        return "it is empty or not a string"
+    try:
+        compiled = re.compile(f"(?P<p0>{pattern})", re.IGNORECASE)  # the shape the Scrubber combines it in
+    except re.error as exc:
+        return f"it is not a valid regular expression ({exc})"
+    if compiled.search("") is not None or all(compiled.search(key) for key in _ONE_CHARACTER_KEYS):
+        return "it matches every key (the empty string or any character), so every value would be redacted"
+    return None
+
+
+def _scrub_patterns(given: Sequence[str] | None, env: Mapping[str, str]) -> tuple[str, ...]:
+    """Argument: every pattern must be valid (``ValueError`` otherwise). Environment: a bad entry warns, is skipped."""
+    accepted = "a Python regular expression matching secret key names, e.g. 'numero[_ ]?cartao'"
+    if given is not None:
+        patterns = (given,) if isinstance(given, str) else tuple(given)
+        for pattern in patterns:
+            error = _scrub_pattern_error(pattern)
+            if error is not None:
+                raise ValueError(f"scrub_patterns entry {pattern!r} is refused: {error}; pass {accepted}")
+        return patterns
+    kept = []
+    for pattern in _env_list(env, ev.OMIE_OTEL_SCRUB_PATTERNS) or ():
+        error = _scrub_pattern_error(pattern)
+        if error is None:
+            kept.append(pattern)
+        else:
+            _logger.warning(
+                "omie-otel: %s entry %r is refused: %s; accepted: %s. That entry is ignored (the built-in secret "
+                "patterns still apply).",
+                ev.OMIE_OTEL_SCRUB_PATTERNS, pattern, error, accepted,
+            )
+    return tuple(kept)
 
 
 def _env_list(env: Mapping[str, str], name: str) -> tuple[str, ...] | None:
@@ -136,6 +184,20 @@ def _port(value: Any, source: str) -> int | None:
     return port
 
 
+def _seconds(value: Any, source: str) -> float:
+    """A finite number of seconds from 0 to :data:`MAX_SHUTDOWN_TIMEOUT` (``inf``, ``nan`` and negatives refused)."""
+    try:
+        number = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 <= number <= MAX_SHUTDOWN_TIMEOUT:  # False for nan too
+        raise ValueError(
+            f"{source}={value!r} is not a number of seconds from 0 to {MAX_SHUTDOWN_TIMEOUT:g}; "
+            f"use e.g. {DEFAULT_SHUTDOWN_TIMEOUT:g}"
+        )
+    return number
+
+
 def resolve_options(
     *,
     capture_arguments: bool | None = None,
@@ -157,6 +219,7 @@ def resolve_options(
     health_memory_threshold: float | None = None,
     health_disk_threshold: float | None = None,
     health_omie_probe: bool | None = None,
+    shutdown_timeout: float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Options:
     """Resolve every setting. Bad arguments raise ``ValueError``; bad environment values warn and use the default.
@@ -177,9 +240,16 @@ def resolve_options(
         return arg
 
     if capture_max_length is None:
-        max_len = _env_int(env, ev.OMIE_OTEL_CAPTURE_MAX_LENGTH, 4096, 16)
-    elif not isinstance(capture_max_length, int) or capture_max_length < 16:
-        raise ValueError(f"capture_max_length={capture_max_length!r} must be a whole number >= 16, e.g. 4096")
+        max_len = _env_int(env, ev.OMIE_OTEL_CAPTURE_MAX_LENGTH, 4096, 16, MAX_CAPTURE_LENGTH)
+    elif (
+        not isinstance(capture_max_length, int)
+        or isinstance(capture_max_length, bool)
+        or not 16 <= capture_max_length <= MAX_CAPTURE_LENGTH
+    ):
+        raise ValueError(
+            f"capture_max_length={capture_max_length!r} must be a whole number from 16 to {MAX_CAPTURE_LENGTH}, "
+            "e.g. 4096"
+        )
     else:
         max_len = capture_max_length
 
@@ -241,9 +311,7 @@ def resolve_options(
         logs=pick_bool(logs, "logs", ev.OMIE_OTEL_LOGS, True),
         log_level=level,
         scrub_documents=pick_bool(scrub_documents, "scrub_documents", ev.OMIE_OTEL_SCRUB_DOCUMENTS, True),
-        scrub_patterns=tuple(scrub_patterns)
-        if scrub_patterns is not None
-        else (_env_list(env, ev.OMIE_OTEL_SCRUB_PATTERNS) or ()),
+        scrub_patterns=_scrub_patterns(scrub_patterns, env),
         scrub_callback=scrub_callback,
         ops_tools=pick_bool(ops_tools, "ops_tools", ev.OMIE_OTEL_OPS_TOOLS, False),
         alertmanager_url=am_url,
@@ -258,4 +326,7 @@ def resolve_options(
             DEFAULT_DISK_THRESHOLD,
         ),
         health_omie_probe=pick_bool(health_omie_probe, "health_omie_probe", ev.OMIE_OTEL_HEALTH_OMIE_PROBE, True),
+        shutdown_timeout=pick(
+            shutdown_timeout, "shutdown_timeout", ev.OMIE_OTEL_SHUTDOWN_TIMEOUT, _seconds, DEFAULT_SHUTDOWN_TIMEOUT
+        ),
     )

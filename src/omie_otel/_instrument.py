@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
 import logging
@@ -32,7 +33,11 @@ __all__ = ["instrument", "uninstrument", "is_instrumented"]
 _logger = logging.getLogger("omie_otel")
 _lock = threading.RLock()
 _state: _State | None = None
+#: A state uninstrument() took out and is flushing (outside the lock); a new instrument() finishes stopping it.
+_stopping: _State | None = None
 _warned_twice = False
+#: Seconds the exit hook waits for providers omie-otel created (the latest instrument()'s ``shutdown_timeout``).
+_exit_timeout: float | None = None
 SCOPE = "omie_otel"
 
 
@@ -56,6 +61,7 @@ class _State:
         self.self_telemetry: Any = None
         #: Called with each server attached from now on (health routes, ops tools), after the middleware is in.
         self.attach_hooks: list[Any] = []
+        self.stopped = False
 
 
 def is_instrumented() -> bool:
@@ -71,8 +77,16 @@ def _resolve_providers(
     global_tp = trace.get_tracer_provider()
     configured = None
     if tracer_provider is None and meter_provider is None and logger_provider is None and not is_sdk_provider(global_tp):
-        configured = configure_from_env(service_name or _env_service_name() or server_name)
+        try:
+            configured = configure_from_env(service_name or _env_service_name() or server_name)
+        except Exception as exc:  # noqa: BLE001 - an environment value must never make instrument() raise
+            _logger.warning(
+                "omie-otel: the OpenTelemetry SDK could not be set up from the OTEL_* environment (%s: %s); "
+                "telemetry stays off until that is fixed. Your server keeps running.",
+                type(exc).__name__, exc,
+            )
     if configured is not None:
+        atexit.register(_shutdown_at_exit, configured)
         return configured
     return Providers(
         tracer_provider or trace.get_tracer_provider(),
@@ -80,6 +94,17 @@ def _resolve_providers(
         logger_provider or get_logger_provider(),
         owned=False,
     )
+
+
+def _shutdown_at_exit(providers: Providers) -> None:
+    """Interpreter exit: shut down the providers we created, bounded by ``shutdown_timeout``, counting what is lost."""
+    from omie_otel._config import DEFAULT_SHUTDOWN_TIMEOUT
+    from omie_otel._shutdown import shutdown_at_exit
+
+    try:
+        shutdown_at_exit(providers, DEFAULT_SHUTDOWN_TIMEOUT if _exit_timeout is None else _exit_timeout)
+    except Exception as exc:  # noqa: BLE001 - an exit hook must never turn a clean exit into a traceback
+        _logger.warning("omie-otel: telemetry shutdown at exit failed: %r", exc)
 
 
 def _env_service_name() -> str | None:
@@ -235,14 +260,17 @@ def instrument(
     health_memory_threshold: float | None = None,
     health_disk_threshold: float | None = None,
     health_omie_probe: bool | None = None,
+    shutdown_timeout: float | None = None,
 ) -> None:
     """Instrument FastMCP (one server, or every server in the process) and the Omie httpx calls they make.
 
     See the package docstring (``help(omie_otel)``) for every option; each ``None`` means "from the environment,
     else the default".
     """
-    global _state, _warned_twice
+    global _state, _warned_twice, _exit_timeout
     with _lock:
+        if _stopping is not None:  # an uninstrument() still flushing: finish its stop before patching again
+            _finish_stop(_stopping)
         if _state is not None:
             if mcp is not None and mcp not in _state.servers:
                 _attach(_state, mcp)
@@ -275,7 +303,9 @@ def instrument(
             health_memory_threshold=health_memory_threshold,
             health_disk_threshold=health_disk_threshold,
             health_omie_probe=health_omie_probe,
+            shutdown_timeout=shutdown_timeout,
         )
+        _exit_timeout = options.shutdown_timeout
         scrubber = Scrubber(
             extra_patterns=options.scrub_patterns, documents=options.scrub_documents, callback=options.scrub_callback
         )
@@ -432,27 +462,40 @@ def _stop(state: _State) -> None:
         remove_processor(state.providers.logger_provider, state.log_scrubber)
 
 
+def _finish_stop(state: _State) -> None:
+    """Undo one state's patches, processors and integrations, once (called with ``_lock`` held)."""
+    global _stopping
+    if _stopping is state:
+        _stopping = None
+    if state.stopped:
+        return
+    state.stopped = True
+    _stop(state)
+
+
 def uninstrument() -> None:
     """Undo :func:`instrument`: no more spans, metrics or log records from omie-otel; patches removed.
 
-    Providers omie-otel created from the environment are flushed, not shut down (other code may hold them).
+    Providers omie-otel created from the environment are flushed, not shut down (other code may hold them), and the
+    flush is waited for at most ``shutdown_timeout`` seconds (default 2), without holding the module lock: a dead
+    collector never makes this call hang.
     """
-    global _state, _warned_twice
+    global _state, _warned_twice, _stopping
     with _lock:
         state, _state = _state, None
         _warned_twice = False
         if state is None:
             return
-        if state.providers.owned:  # flush first, so the last export still has every gauge and span
-            for provider in (state.providers.tracer_provider, state.providers.meter_provider,
-                             state.providers.logger_provider):
-                flush = getattr(provider, "force_flush", None)
-                if flush is not None:
-                    try:
-                        flush(5_000)
-                    except Exception as exc:  # noqa: BLE001
-                        internal_error("flushing providers", exc)
-        _stop(state)
+        _stopping = state
+    if state.providers.owned:  # flush first, so the last export still has every gauge and span
+        from omie_otel._shutdown import flush
+
+        try:
+            flush(state.providers, state.options.shutdown_timeout)
+        except Exception as exc:  # noqa: BLE001
+            internal_error("flushing providers", exc)
+    with _lock:
+        _finish_stop(state)
 
 
 def current_state() -> _State | None:

@@ -24,6 +24,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from omie_otel import semconv as sc
 from omie_otel._guard import internal_error
+from omie_otel._observable import observable
 from omie_otel.omie import OmieFault, classify, endpoint_of, parse_ratelimit
 from omie_otel.redaction import register_secret
 
@@ -34,8 +35,19 @@ _PAGING = (
     ("pagina", "registros_por_pagina", "total_de_paginas", "registros", "total_de_registros"),
     ("nPagina", "nRegPorPagina", "nTotPaginas", "nRegistros", "nTotRegistros"),
 )
-_TOTALS_RE = re.compile(rb'"(total_de_paginas|registros|total_de_registros|nTotPaginas|nRegistros|nTotRegistros)"\s*:\s*"?(\d+)')
+# At most 18 digits (and not followed by more): a 5000-digit "total" must not reach int() (ValueError past 4300 digits).
+_TOTALS_RE = re.compile(
+    rb'"(total_de_paginas|registros|total_de_registros|nTotPaginas|nRegistros|nTotRegistros)"\s*:\s*"?(\d{1,18})(?!\d)'
+)
 _HEAD = 4096
+#: Bytes of an error answer we look at. An Omie fault is a few hundred bytes; a 50 MB HTTP 500 body must cost the
+#: instrumentation nothing like its size (it used to be parsed whole: +240 MB and +2 s per call).
+_FAULT_HEAD = 64 * 1024
+#: More brackets than this in the head and we do not hand it to ``json.loads`` (whose C scanner recurses once per
+#: level): the fields are picked out with a regular expression instead, so no input depth can raise RecursionError.
+_MAX_BRACKETS = 200
+#: A fault field's string value, or its first 4096 characters when it is longer (or cut off by the head).
+_FAULT_FIELD_RE = re.compile(rb'"(faultstring|faultcode)"\s*:\s*"((?:[^"\\]|\\.){0,4096})')
 #: A rate-limit reading older than Omie's one-minute window says nothing about now.
 _UTILIZATION_TTL_S = 60.0
 
@@ -60,6 +72,33 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _fault_body(content: bytes) -> Any:
+    """What :func:`~omie_otel.omie.classify` needs from an error answer, read from its first 64 KiB only.
+
+    A small, shallow JSON answer is parsed (its first 4 KiB as text when it is not valid JSON); a larger or deeply
+    nested one gives only its ``faultstring``/``faultcode`` string fields, picked out by regular expression (as a
+    whole parse would, a JSON answer naming neither gives an empty mapping); anything else is its first 4 KiB as text.
+    """
+    head = content[:_FAULT_HEAD]
+    text = content[:_HEAD].decode("utf-8", "replace")
+    if head.lstrip()[:1] not in (b"{", b"["):
+        return text
+    if len(content) <= _FAULT_HEAD and head.count(b"{") + head.count(b"[") <= _MAX_BRACKETS:
+        try:
+            return json.loads(content)
+        except (ValueError, RecursionError):  # RecursionError cannot happen below _MAX_BRACKETS; never let it out
+            return text
+    fields: dict[str, str] = {}
+    for match in _FAULT_FIELD_RE.finditer(head):
+        key = match.group(1).decode()
+        if key not in fields:
+            try:
+                fields[key] = json.loads(b'"' + match.group(2) + b'"')
+            except ValueError:
+                fields[key] = match.group(2).decode("utf-8", "replace")
+    return fields
 
 
 #: How long a 425 MISUSE_API_PROCESS block lasts when Omie does not say ("about 30 minutes").
@@ -122,9 +161,8 @@ class OmieHttpxInstrumentation:
         )
         self._lock = threading.Lock()
         self._utilization: dict[tuple[tuple[str, str], ...], tuple[float, float]] = {}
-        meter.create_observable_gauge(
-            sc.OMIE_CLIENT_RATELIMIT_UTILIZATION,
-            callbacks=[self._observe_utilization],
+        observable(
+            meter, "gauge", sc.OMIE_CLIENT_RATELIMIT_UTILIZATION, self._observe_utilization,
             unit="1",
             description="Share of Omie's rate limits in use, from the x-omie-ratelimit headers (0-1)",
         )
@@ -164,7 +202,7 @@ class OmieHttpxInstrumentation:
             return None, attrs
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # a 200k-deep request body is the caller's business, not a crash of ours
             return None, attrs
         if not isinstance(body, dict):
             return None, attrs
@@ -197,10 +235,7 @@ class OmieHttpxInstrumentation:
         except httpx.ResponseNotRead:
             return attrs, body  # a streamed response the caller has not read yet: leave it alone
         if response.status_code >= 300 or b'"faultstring"' in content[:_HEAD]:
-            try:
-                body = json.loads(content) if content[:1] in (b"{", b"[") else content[:_HEAD].decode("utf-8", "replace")
-            except ValueError:
-                body = content[:_HEAD].decode("utf-8", "replace")
+            body = _fault_body(content)
         else:
             head = content[:_HEAD]
             found = {m.group(1).decode(): int(m.group(2)) for m in _TOTALS_RE.finditer(head)}
@@ -236,10 +271,14 @@ class OmieHttpxInstrumentation:
             attrs[sc.OMIE_CALL] = call
         metric_attrs = {sc.OMIE_CALL: call or "unknown", sc.OMIE_ENDPOINT: endpoint}
         span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
-        self.active.add(1, {sc.OMIE_CALL: metric_attrs[sc.OMIE_CALL]})
-        # contrib's httpx instrumentor, if also active, skips its transport-level span for this request
-        ctx = otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span))
-        token = otel_context.attach(ctx)
+        try:
+            self.active.add(1, {sc.OMIE_CALL: metric_attrs[sc.OMIE_CALL]})
+            # contrib's httpx instrumentor, if also active, skips its transport-level span for this request
+            ctx = otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span))
+            token = otel_context.attach(ctx)
+        except BaseException:
+            span.end()  # no span is left open, even when our own bookkeeping fails
+            raise
         return span, metric_attrs, call or "unknown", time.perf_counter(), token
 
     def finish(
@@ -248,10 +287,25 @@ class OmieHttpxInstrumentation:
         response: httpx.Response | None,
         error: BaseException | None,
     ) -> None:
-        span, metric_attrs, call, start, token = state
-        otel_context.detach(token)
+        """Record the outcome; whatever happens while reading it, the span is ended and the in-flight count drops."""
+        span, _, call, _, token = state
+        try:
+            self._record(state, response, error)
+        finally:
+            otel_context.detach(token)
+            try:
+                self.active.add(-1, {sc.OMIE_CALL: call})
+            finally:
+                span.end()
+
+    def _record(
+        self,
+        state: tuple[Any, dict[str, Any], str, float, Any],
+        response: httpx.Response | None,
+        error: BaseException | None,
+    ) -> None:
+        span, metric_attrs, call, start, _ = state
         elapsed = time.perf_counter() - start
-        self.active.add(-1, {sc.OMIE_CALL: call})
         fault: OmieFault | None = None
         attrs: dict[str, Any] = {}
         if isinstance(error, httpx.TransportError):
@@ -302,7 +356,6 @@ class OmieHttpxInstrumentation:
         if fault is not None and fault.is_error:
             metric_attrs = {**metric_attrs, sc.ERROR_TYPE: fault.kind}
         self.duration.record(elapsed, metric_attrs)
-        span.end()
 
 
 def make_wrappers(instr: OmieHttpxInstrumentation) -> tuple[Any, Any]:

@@ -189,9 +189,16 @@ class ExportStats:
         self.failed: dict[str, int] = {"traces": 0, "metrics": 0, "logs": 0}
         self.last_failure_ns: dict[str, int] = {}
         self.last_success_ns: dict[str, int] = {}
+        #: Items handed to an exporter whose ``export()`` has not returned yet (lost if the process exits now).
+        self.in_flight: dict[str, int] = {"traces": 0, "metrics": 0, "logs": 0}
+
+    def begin(self, signal: str, items: int) -> None:
+        with self._lock:
+            self.in_flight[signal] = self.in_flight.get(signal, 0) + items
 
     def record(self, signal: str, items: int, ok: bool, now_ns: int) -> None:
         with self._lock:
+            self.in_flight[signal] = max(0, self.in_flight.get(signal, 0) - items)
             if ok:
                 self.exported[signal] = self.exported.get(signal, 0) + items
                 self.last_success_ns[signal] = now_ns
@@ -210,6 +217,7 @@ def _counted(signal: str, items: int, export: Any, success: Any, failure: Any) -
     ``LogRecordExportResult.SUCCESS`` while ``LogExportResult.SUCCESS`` is a different enum, and comparing members
     counted every exported log record as a failure.
     """
+    export_stats.begin(signal, items)
     try:
         result = export()
     except Exception:  # noqa: BLE001

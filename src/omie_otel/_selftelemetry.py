@@ -4,7 +4,8 @@ Metrics (on the ``omie_otel`` meter; all read process-wide totals at each collec
     * ``omie_otel.export.failures``, counter, ``{item}``, ``omie_otel.signal`` = traces/metrics/logs: spans, metric
       points and log records an exporter returned FAILURE for (or raised on).
     * ``omie_otel.export.dropped``, counter, ``{item}``, ``omie_otel.signal`` = traces/logs and ``error.type`` =
-      ``queue_full`` (the batch processor's queue was full) or ``already_shutdown`` (emitted after shutdown).
+      ``queue_full`` (the batch processor's queue was full), ``already_shutdown`` (emitted after shutdown) or
+      ``shutdown`` (still queued or unacknowledged when the exit deadline passed, see :mod:`omie_otel._shutdown`).
     * ``omie_otel.export.queue.size`` / ``omie_otel.export.queue.capacity``, up-down counters, ``{item}``,
       ``omie_otel.signal``: items waiting in the batch processors' queues, and their maximum.
     * ``omie_otel.internal.errors``, counter, ``{error}``: internal errors omie-otel swallowed
@@ -40,6 +41,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from omie_otel import semconv as sc
 from omie_otel._guard import internal_error, internal_error_count
+from omie_otel._observable import observable
 from omie_otel._pipeline import CountingLogExporter, CountingMetricExporter, CountingSpanExporter, export_stats
 
 __all__ = ["DropCounts", "SelfTelemetry", "drops"]
@@ -286,20 +288,19 @@ class SelfTelemetry:
     # --- metrics -----------------------------------------------------------------------------------------------------
 
     def _create_instruments(self) -> None:
-        m = self._meter
-        for create, name, callback, unit, description in (
-            (m.create_observable_counter, sc.OMIE_OTEL_EXPORT_FAILURES, self._observe_failures, "{item}",
+        for kind, name, callback, unit, description in (
+            ("counter", sc.OMIE_OTEL_EXPORT_FAILURES, self._observe_failures, "{item}",
              "Spans, metric points and log records an exporter failed to send"),
-            (m.create_observable_counter, sc.OMIE_OTEL_EXPORT_DROPPED, self._observe_dropped, "{item}",
+            ("counter", sc.OMIE_OTEL_EXPORT_DROPPED, self._observe_dropped, "{item}",
              "Spans and log records a batch processor dropped (queue full, or after shutdown)"),
-            (m.create_observable_up_down_counter, sc.OMIE_OTEL_EXPORT_QUEUE_SIZE, self._observe_queue_size, "{item}",
+            ("up_down_counter", sc.OMIE_OTEL_EXPORT_QUEUE_SIZE, self._observe_queue_size, "{item}",
              "Items waiting in the batch processors' queues"),
-            (m.create_observable_up_down_counter, sc.OMIE_OTEL_EXPORT_QUEUE_CAPACITY, self._observe_queue_capacity,
+            ("up_down_counter", sc.OMIE_OTEL_EXPORT_QUEUE_CAPACITY, self._observe_queue_capacity,
              "{item}", "Maximum items the batch processors' queues hold before dropping"),
-            (m.create_observable_counter, sc.OMIE_OTEL_INTERNAL_ERRORS, self._observe_internal_errors, "{error}",
+            ("counter", sc.OMIE_OTEL_INTERNAL_ERRORS, self._observe_internal_errors, "{error}",
              "Internal errors omie-otel caught and swallowed (your code kept running)"),
         ):
-            create(name, callbacks=[callback], unit=unit, description=description)
+            observable(self._meter, kind, name, callback, unit=unit, description=description)
 
     def _observed(self, name: str, read: Callable[[], Iterable[Observation]]) -> Iterator[Observation]:
         if not self._running:

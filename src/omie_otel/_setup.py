@@ -23,12 +23,12 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from omie_otel._otel_env import OtelEnv
 from omie_otel._pipeline import CountingLogExporter, CountingMetricExporter, CountingSpanExporter
 
 __all__ = ["Providers", "configure_from_env", "sdk_disabled", "is_sdk_provider"]
 
 _logger = logging.getLogger("omie_otel")
-_PROTOCOLS = ("http/protobuf", "grpc")
 
 
 @dataclass
@@ -53,47 +53,36 @@ def is_sdk_provider(provider: Any) -> bool:
     return not (name.startswith("Proxy") or name.startswith("NoOp") or name.startswith("_Proxy"))
 
 
-def _protocol(signal: str, env: Mapping[str, str]) -> str:
-    raw = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-    value = (raw or "http/protobuf").strip().lower()
-    if value not in _PROTOCOLS:
-        _logger.warning(
-            "omie-otel: OTEL_EXPORTER_OTLP_PROTOCOL=%r is not supported; use 'http/protobuf' or 'grpc'. "
-            "Using http/protobuf.",
-            raw,
-        )
-        value = "http/protobuf"
-    return value
-
-
-def _exporter(signal: str, env: Mapping[str, str]) -> Any:
-    grpc = _protocol(signal, env) == "grpc"
+def _exporter(signal: str, checked: OtelEnv) -> Any:
+    grpc = checked.protocol(signal) == "grpc"
+    kwargs = checked.exporter_kwargs(signal, grpc)
     if signal == "traces":
         if grpc:
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
         else:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # type: ignore[assignment]
-        return OTLPSpanExporter()
+        return OTLPSpanExporter(**kwargs)
     if signal == "metrics":
         if grpc:
             from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
         else:
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter  # type: ignore[assignment]
-        return OTLPMetricExporter()
+        return OTLPMetricExporter(**kwargs)
     if grpc:
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
     else:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter  # type: ignore[assignment]
-    return OTLPLogExporter()
+    return OTLPLogExporter(**kwargs)
 
 
 def configure_from_env(service_name: str | None, environ: Mapping[str, str] | None = None) -> Providers | None:
-    """Create SDK providers exporting over OTLP, set them globally, and flush them at interpreter exit.
+    """Create SDK providers exporting over OTLP and set them globally (the caller shuts them down at exit).
 
     Returns ``None`` when ``OTEL_SDK_DISABLED=true``.
     """
     env = os.environ if environ is None else environ
-    if sdk_disabled(env):
+    checked = OtelEnv(env)  # bad OTEL_* values: one warning each, and the default handed to the SDK explicitly
+    if checked.sdk_disabled():
         return None
     from opentelemetry._logs import set_logger_provider
     from opentelemetry.sdk._logs import LoggerProvider
@@ -106,16 +95,23 @@ def configure_from_env(service_name: str | None, environ: Mapping[str, str] | No
     if service_name is None and str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: "omie-mcp-server"}))
 
-    tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(BatchSpanProcessor(CountingSpanExporter(_exporter("traces", env))))
-    reader = PeriodicExportingMetricReader(CountingMetricExporter(_exporter("metrics", env)))
-    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
-    logger_provider = LoggerProvider(resource=resource)
+    # shutdown_on_exit=False: the SDK's own exit hook waits as long as a dead collector makes it; omie-otel's
+    # (registered by instrument(), see omie_otel._shutdown) gives up after shutdown_timeout and counts what is lost.
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False, **checked.sampler_kwargs())
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(CountingSpanExporter(_exporter("traces", checked)), **checked.batch_kwargs("traces"))
+    )
+    reader = PeriodicExportingMetricReader(
+        CountingMetricExporter(_exporter("metrics", checked)), **checked.reader_kwargs()
+    )
+    meter_provider = MeterProvider(resource=resource, metric_readers=[reader], shutdown_on_exit=False)
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     logger_provider.add_log_record_processor(
-        BatchLogRecordProcessor(CountingLogExporter(_exporter("logs", env)))  # type: ignore[arg-type]
+        BatchLogRecordProcessor(
+            CountingLogExporter(_exporter("logs", checked)), **checked.batch_kwargs("logs")  # type: ignore[arg-type]
+        )
     )
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
     set_logger_provider(logger_provider)
-    # The SDK providers register their own atexit shutdown (shutdown_on_exit=True), which flushes the queues.
     return Providers(tracer_provider, meter_provider, logger_provider, owned=True)

@@ -44,7 +44,9 @@ OMIE_OTEL_SCRUB_DOCUMENTS = "OMIE_OTEL_SCRUB_DOCUMENTS"
 """``false`` stops removing CPF/CNPJ numbers from exported text (secrets are always removed). Default ``true``."""
 
 OMIE_OTEL_SCRUB_PATTERNS = "OMIE_OTEL_SCRUB_PATTERNS"
-"""Comma-separated extra key patterns (regular expressions) whose values are removed. Default: none."""
+"""Comma-separated extra key patterns (regular expressions) whose values are removed. Default: none. An entry that
+is not a valid regular expression, or that matches every key (``.*``, anything matching the empty string or any one
+character), is refused with a warning and ignored; the others are kept."""
 
 OMIE_OTEL_OPS_TOOLS = "OMIE_OTEL_OPS_TOOLS"
 """``true`` adds the read-only MCP tools ``get_system_metrics``, ``health_check``, ``get_active_alerts``."""
@@ -71,6 +73,11 @@ OMIE_OTEL_HEALTH_DISK_THRESHOLD = "OMIE_OTEL_HEALTH_DISK_THRESHOLD"
 OMIE_OTEL_HEALTH_OMIE_PROBE = "OMIE_OTEL_HEALTH_OMIE_PROBE"
 """``false`` never sends the readiness probe to Omie (``ListarCategorias``, 1 record, at most once per 5 minutes,
 only when there was no Omie call lately and ``OMIE_APP_KEY``/``OMIE_APP_SECRET`` are set). Default ``true``."""
+
+OMIE_OTEL_SHUTDOWN_TIMEOUT = "OMIE_OTEL_SHUTDOWN_TIMEOUT"
+"""Seconds ``uninstrument()`` and interpreter exit wait for the telemetry omie-otel set up itself to be sent
+(0-600). Default ``2``: a closed, black-holed or slow collector never delays a restart longer; spans and log records
+still queued at exit are counted in ``omie_otel.export.dropped`` (``error.type=shutdown``) and reported once."""
 
 OMIE_APP_KEY = "OMIE_APP_KEY"
 """Omie application key; omie-otel reads it only for the readiness probe (and scrubs it everywhere)."""

@@ -698,6 +698,7 @@ class HealthListener:
 def start(state: Any, mcp: Any) -> Callable[[], None]:
     """Starter for ``omie_otel._instrument``: the checker, the gauge, the routes and the optional listener."""
     from omie_otel._instrument import SCOPE
+    from omie_otel._observable import observable
 
     opts = state.options
     self_telemetry = getattr(state, "self_telemetry", None)
@@ -712,9 +713,8 @@ def start(state: Any, mcp: Any) -> Callable[[], None]:
     )
     state.health = checker
     meter = state.providers.meter_provider.get_meter(SCOPE, __version__)
-    meter.create_observable_gauge(
-        sc.OMIE_OTEL_HEALTH_STATUS,
-        callbacks=[checker.observe],
+    observable(
+        meter, "gauge", sc.OMIE_OTEL_HEALTH_STATUS, checker.observe,
         unit="1",
         description="Readiness per check and overall: 1 ok, 0.5 degraded, 0 fail",
     )

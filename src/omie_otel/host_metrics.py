@@ -70,6 +70,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from omie_otel import semconv
 from omie_otel._guard import internal_error
+from omie_otel._observable import observable
 from omie_otel.environment_variables import OMIE_OTEL_HOST_METRICS_EXCLUDE, OMIE_OTEL_HOST_METRICS_PER_CPU
 from omie_otel.health import CGROUP_ROOT, ContainerMemory, container_memory
 from omie_otel.version import __version__
@@ -344,7 +345,10 @@ class HostMetrics:
         names = [spec.name for spec in _SPECS]
         for glob in globs:
             if not fnmatch.filter(names, glob):
-                _logger.warning("host metrics exclusion %r matches no metric; known metrics: %s", glob, names)
+                _logger.warning(
+                    "omie-otel: host metrics exclusion %r matches no metric (host_metrics_exclude / %s); accepted: "
+                    "globs over %s. It excludes nothing.", glob, OMIE_OTEL_HOST_METRICS_EXCLUDE, names,
+                )
         self._enabled = frozenset(n for n in names if not any(fnmatch.fnmatchcase(n, glob) for glob in globs))
         self._meter_provider = meter_provider
         self._cgroup_root = cgroup_root
@@ -403,18 +407,11 @@ class HostMetrics:
 
     def _create_instruments(self) -> None:
         meter = self._meter_provider.get_meter(METER_NAME, __version__)
-        create = {
-            "gauge": meter.create_observable_gauge,
-            "up_down_counter": meter.create_observable_up_down_counter,
-            "counter": meter.create_observable_counter,
-        }
         for spec in _SPECS:
-            if spec.name in self._enabled:
-                create[spec.instrument](
-                    spec.name,
-                    callbacks=[self._callback(spec.name)],
-                    unit=spec.unit,
-                    description=spec.description,
+            if spec.name in self._enabled:  # re-registrable: a later HostMetrics on this provider reports again
+                observable(
+                    meter, spec.instrument, spec.name, self._callback(spec.name),
+                    unit=spec.unit, description=spec.description,
                 )
 
     def _callback(self, name: str) -> Callable[[CallbackOptions], Iterator[Observation]]:

@@ -33,7 +33,9 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 
 from omie_otel.environment_variables import OMIE_OTEL_LOG_FORMAT
 from omie_otel.redaction import Scrubber
@@ -91,6 +93,22 @@ def _handler_class() -> Any:
         return SdkLoggingHandler
 
 
+#: Loggers whose records never enter the OpenTelemetry log pipeline: the SDK and the OTLP exporters report *on* that
+#: pipeline (retries, failures, dropped batches), and feeding their records back into it kept its queue from ever
+#: emptying while the collector was down.
+_PIPELINE_LOGGERS = ("opentelemetry.",)
+
+
+class _NotFromThePipeline(logging.Filter):
+    """Drops records from :data:`_PIPELINE_LOGGERS`, and any record logged while an export runs (a batch processor
+    marks that with the suppress-instrumentation key: urllib3, requests or grpc logging from inside an exporter)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(_PIPELINE_LOGGERS):
+            return False
+        return not otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY)
+
+
 class LogBridge:
     """Attach/detach the OpenTelemetry handler and the optional JSON console format."""
 
@@ -120,6 +138,7 @@ class LogBridge:
             handler = cls(level=self._level, logger_provider=self._provider, log_code_attributes=True)
         except TypeError:  # the SDK handler has no code-location switch (it always records it)
             handler = cls(level=self._level, logger_provider=self._provider)
+        handler.addFilter(_NotFromThePipeline())
         self.handler = handler
         root = logging.getLogger()
         if not root.handlers and self.format != "json":

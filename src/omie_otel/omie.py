@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,9 +41,9 @@ FaultKind = Literal[
 ]
 
 _CODE_RE = re.compile(r"(\d+)\s*$")
-_WAIT_RE = re.compile(r"(?:Aguarde|em)\s+(\d+)\s+segundos", re.IGNORECASE)
+_WAIT_RE = re.compile(r"(?:Aguarde|em)\s+(\d{1,12})\s+segundos", re.IGNORECASE)
 _HEADER_CODE_RE = re.compile(r"^\s*([A-Za-z_]*\d+|[A-Z_]+)\s*-\s*")
-_RATELIMIT_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)")
+_RATELIMIT_RE = re.compile(r"^\s*(\d{1,12})\s*/\s*(\d{1,12})(?!\d)")  # bounded: no 5000-digit int()
 _VALIDATION_CODES = frozenset({"71", "5001", "103", "102"})
 _AUTH_TEXT = "chave de acesso"
 
@@ -86,20 +87,32 @@ def _code(faultcode: str | None, header: str | None) -> str | None:
     return None
 
 
+#: Longest wait we report, in seconds (a day): a number from a header or a message is data, not trusted.
+MAX_RETRY_AFTER = 86_400.0
+
+
+def _seconds(value: float) -> float | None:
+    """A wait in seconds, bounded: ``None`` for negative, ``nan`` or infinite; at most :data:`MAX_RETRY_AFTER`."""
+    if not math.isfinite(value) or value < 0:
+        return None
+    return min(value, MAX_RETRY_AFTER)
+
+
 def _wait(text: str | None) -> float | None:
     if not text:
         return None
     m = _WAIT_RE.search(text)
-    return float(m.group(1)) if m else None
+    return _seconds(float(m.group(1))) if m else None
 
 
 def _retry_after_header(value: str | None) -> float | None:
-    """The standard ``Retry-After`` header, in seconds (HTTP-date values are not used by Omie)."""
+    """The standard ``Retry-After`` header, in seconds (HTTP-date values are not used by Omie); ``1e309``, ``nan``
+    and negatives give ``None``, anything above a day is a day."""
     try:
         seconds = float(value) if value else None
     except ValueError:
         return None
-    return seconds if seconds is not None and seconds >= 0 else None
+    return None if seconds is None else _seconds(seconds)
 
 
 def classify(

@@ -127,3 +127,5 @@ OMIE_OTEL_SIGNALS: Final = ("traces", "metrics", "logs")
 #: ``error.type`` values on ``omie_otel.export.dropped`` (the SDK's own names for why a batch processor dropped).
 DROP_QUEUE_FULL: Final = "queue_full"
 DROP_ALREADY_SHUTDOWN: Final = "already_shutdown"
+#: Still queued (or handed to an exporter that never answered) when the shutdown deadline passed at exit.
+DROP_SHUTDOWN: Final = "shutdown"

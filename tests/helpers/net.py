@@ -26,4 +26,6 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30)
                 err = proc.stderr.read().decode() if proc.stderr else ""
                 raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}: {err}") from None
             time.sleep(0.1)
+    proc.kill()  # the caller never gets to stop a server that never listened: do not leave it running
+    proc.wait(timeout=10)
     raise TimeoutError(f"nothing listens on {port} after {timeout}s")

@@ -38,6 +38,7 @@ class OtlpSink:
         self.requests = 0
         self.lock = threading.Lock()
         self.fail_with: int | None = None  # answer every export with this status (a broken collector)
+        self.delay = 0.0  # seconds to wait before answering each export (a slow collector)
         self.url = ""
 
     def _ingest(self, path: str, body: bytes) -> None:
@@ -107,6 +108,8 @@ def otlp_sink() -> Iterator[OtlpSink]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            if sink.delay:
+                time.sleep(sink.delay)
             if self.headers.get("content-encoding") == "gzip":
                 body = gzip.decompress(body)
             with sink.lock:
@@ -123,6 +126,7 @@ def otlp_sink() -> Iterator[OtlpSink]:
             return None
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.block_on_close = False  # a slow sink's late answers must not hold up the test's exit
     sink.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
