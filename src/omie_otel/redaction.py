@@ -220,7 +220,9 @@ class _SecretRegistry:
         if not isinstance(value, str) or len(value) < 4 or value in self._secrets:
             return
         with self._lock:
-            self._secrets[value] = label
+            # the value as it appears URL-encoded or inside a JSON string too (``a+b``, ``a%40b``, ``a\"b``)
+            for form in (value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value), json.dumps(value)[1:-1]):
+                self._secrets.setdefault(form, label)
             alternatives = sorted(self._secrets, key=len, reverse=True)
             self._regex = re.compile("|".join(re.escape(s) for s in alternatives))
             self.generation += 1
@@ -393,7 +395,7 @@ class Scrubber:
             out = _URL_PASSWORD_RE.sub(lambda m: self._url_password(m, path, redacted), out)
         if self._documents and _DOC_RE.search(out):
             out = _DOC_RE.sub(lambda m: self._document(m.group(0), path, redacted), out)
-        if _layer < _MAX_LAYERS and "%" in out and _PERCENT_RE.search(out):
+        if _layer < _MAX_LAYERS and ("+" in out or ("%" in out and _PERCENT_RE.search(out))):
             decoded = urllib.parse.unquote_plus(out)
             scrubbed = self.scrub_text(decoded, path, redacted, _layer=_layer + 1)
             if scrubbed != decoded:
