@@ -6,15 +6,20 @@ processor placed *first* in the tracer provider's and the logger provider's proc
 (attributes, events — including exception events recorded by FastMCP —, status description) and every log record
 (body and attributes) before any exporter, ours or one the user added earlier, sees it.
 
-Three rules apply to every string value:
+Every value is walked whatever its type — strings, mapping *keys* and values, mixed lists and tuples, bytes, numbers
+— and JSON text (also JSON inside a JSON string) and URL-encoded or form text are opened and walked too. Three rules
+apply:
 
 1. **Secret-looking keys** — a value stored under a key matching ``password``, ``senha``, ``secret``, ``token``,
    ``api[._ -]?key``, ``app[._ -]?key``, ``authorization``, ``cookie``, ``credential``... is replaced whole with
-   ``[redacted: <what>]``. Nested dicts, lists and JSON strings are walked.
+   ``[redacted: <what>]``, whatever its type.
 2. **Known secret values** — the exact values of ``OMIE_APP_KEY`` / ``OMIE_APP_SECRET`` and of every ``app_key`` /
-   ``app_secret`` seen in an Omie request body are replaced wherever they occur inside any string.
-3. **Inline secrets and documents** — ``app_secret=...``-style fragments in free text, and CPF / CNPJ numbers
-   (formatted, or bare digits with valid check digits) are replaced inside strings.
+   ``app_secret`` seen in an Omie request body are replaced wherever they occur, plain, URL-encoded or JSON-escaped.
+3. **Inline secrets and documents** — ``senha: ...``-style values in free text (whole: a quoted value to its closing
+   quote, an unquoted one to the next ``key=`` field or the end of the line), URL passwords, and CPF / CNPJ numbers
+   in any common spelling (official punctuation always; looser spellings and numbers when the check digits agree).
+
+What no rule can catch is listed in the README ("Scrubbing: what is covered").
 
 Example:
     >>> from omie_otel.redaction import Scrubber
@@ -184,7 +189,9 @@ class ScrubMatch:
     Attributes:
         path: Where the value sits, e.g. ``("attributes", "gen_ai.tool.call.arguments", "app_secret")``.
         value: The value about to be replaced (a whole value for key matches, the matched text otherwise).
-        reason: What matched: a key pattern, ``known_secret``, ``inline_secret``, ``cpf`` or ``cnpj``.
+        reason: What matched: the key pattern (``app_secret``, ``senha``...), the label of a known secret, ``cpf``,
+            ``cnpj``, ``url_password``, ``too_deep`` (nesting past 32 levels is not walked: it is removed whole) or
+            ``unprintable`` (an object whose ``str()`` raised).
     """
 
     path: tuple[str | int, ...]
