@@ -217,7 +217,8 @@ class _SecretRegistry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._secrets: dict[str, str] = {}
+        self._secrets: dict[str, str] = {}  # every form of every secret -> its label
+        self._count = 0
         self._regex: re.Pattern[str] | None = None
         self.generation = 0
 
@@ -227,6 +228,9 @@ class _SecretRegistry:
         if not isinstance(value, str) or len(value) < 4 or value in self._secrets:
             return
         with self._lock:
+            if value in self._secrets:
+                return
+            self._count += 1
             # the value as it appears URL-encoded or inside a JSON string too (``a+b``, ``a%40b``, ``a\"b``)
             for form in (value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value), json.dumps(value)[1:-1]):
                 self._secrets.setdefault(form, label)
@@ -241,7 +245,7 @@ class _SecretRegistry:
         return regex.sub(lambda m: on_match(m.group(0), self._secrets.get(m.group(0), "secret")), text)
 
     def __len__(self) -> int:
-        return len(self._secrets)
+        return self._count
 
 
 _registry = _SecretRegistry()
