@@ -319,7 +319,7 @@ class Scrubber:
         self._documents = documents
         self._callback = callback
         self._key_cache: dict[str, str | None] = {}
-        self._clean_keys: dict[str, tuple[int, str]] = {}
+        self._keys: dict[str, tuple[int, str, str | None]] = {}
         self._clean: dict[str, int] = {}
 
     # -- keys -------------------------------------------------------------------------------------------------------
@@ -344,19 +344,22 @@ class Scrubber:
                 redacted.append(self._path_text((*path, str(new_key))))
             return new_key
         generation = _registry.generation
-        hit = self._clean_keys.get(key)
-        if hit is not None and hit[0] == generation:
-            new = hit[1]
-            if new != key and redacted is not None:
-                redacted.append(self._path_text((*path, new)))
-            return new
-        new = self.scrub_text(key, path, None)
+        entry = self._keys.get(key)
+        if entry is None or entry[0] != generation:
+            entry = self._key_entry(key, generation)
+        new = entry[1]
         if new != key and redacted is not None:
             redacted.append(self._path_text((*path, new)))
-        if len(self._clean_keys) >= _CLEAN_CACHE_SIZE:
-            self._clean_keys.clear()
-        self._clean_keys[key] = (generation, new)
         return new
+
+    def _key_entry(self, key: str, generation: int) -> tuple[int, str, str | None]:
+        """(generation, scrubbed key, why its value goes whole or None): one cache lookup per attribute key."""
+        new = self.scrub_text(key, (), None)
+        entry = (generation, new, self._key_reason(new))
+        if len(self._keys) >= _CLEAN_CACHE_SIZE:
+            self._keys.clear()
+        self._keys[key] = entry
+        return entry
 
     def _marker(self, path: tuple[str | int, ...], value: Any, reason: str, redacted: list[str] | None) -> Any:
         if self._callback is not None:
@@ -533,6 +536,16 @@ class Scrubber:
         new_text = self.scrub_text(text, path, redacted, _layer=layer)
         return value if new_text == text else new_text
 
+    def _attribute_value(
+        self, value: Any, path: tuple[str | int, ...], reason: str | None, redacted: list[str]
+    ) -> Any:
+        if reason is not None:
+            new = self._marker(path, value, reason, redacted)
+            return (str(new),) if isinstance(value, (list, tuple)) and new is not value else new
+        if type(value) is str:
+            return self.scrub_text(value, path, redacted)
+        return self._walk(value, path, redacted, 0, 0)
+
     def scrub_attributes(
         self,
         attributes: Mapping[str, Any] | None,
@@ -549,26 +562,33 @@ class Scrubber:
             return None
         changes: list[tuple[str, Any, Any]] | None = None
         plain = getattr(attributes, "_dict", attributes)  # BoundedAttributes: iterate its dict, not the locked view
-        for key, value in list(plain.items()):
-            if key in _OPAQUE_VALUE_KEYS:
+        generation = _registry.generation
+        keys = self._keys
+        clean = self._clean
+        for key, value in plain.items():
+            if key in _OPAQUE_VALUE_KEYS:  # identifiers and enums we set: never scanned, only cut
+                if max_length is None:
+                    continue
                 new_key: Any = key
-                new: Any = value
+                new: Any = _truncate(value, max_length)
             else:
-                new_key = self._scrub_key(key, (prefix,), redacted)
-                sub = (prefix, new_key)
-                reason = self._key_reason(new_key) if isinstance(new_key, str) else None
-                if reason is not None:
-                    new = self._marker(sub, value, reason, redacted)
-                    if isinstance(value, (list, tuple)) and new is not value:
-                        new = (str(new),)
-                elif type(value) is str:
-                    new = self.scrub_text(value, sub, redacted)
-                elif type(value) is int:
-                    new = value if -_MIN_DOC_INT < value < _MIN_DOC_INT else self._scrub_number(value, sub, redacted)
+                entry = keys.get(key)
+                if entry is None or entry[0] != generation:
+                    entry = self._key_entry(key, generation)
+                new_key, reason = entry[1], entry[2]
+                kind = type(value)
+                if reason is None and (
+                    (kind is str and clean.get(value) == generation)  # seen clean before: the hot path
+                    or kind is bool
+                    or (kind is int and -_MIN_DOC_INT < value < _MIN_DOC_INT)
+                ):
+                    new = value
                 else:
-                    new = self._walk(value, sub, redacted, 0, 0)
-            if max_length is not None:
-                new = _truncate(new, max_length)
+                    new = self._attribute_value(value, (prefix, new_key), reason, redacted)
+                if new_key != key:
+                    redacted.append(self._path_text((prefix, new_key)))
+                if max_length is not None:
+                    new = _truncate(new, max_length)
             if new_key != key or new is not value and new != value:
                 if changes is None:
                     changes = []
