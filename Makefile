@@ -47,6 +47,7 @@ stack-down:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_overhead.py
 	$(BIN)/python benchmarks/bench_omie_httpx.py
+	$(BIN)/python benchmarks/bench_scrub.py
 
 # The scrubber's property-based suite with many more examples and a fresh seed each run (make test runs a fixed set).
 # FUZZ_EXAMPLES=N to change how many per property; a failure prints the seed and the shrunk example.
