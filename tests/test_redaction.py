@@ -399,3 +399,12 @@ def test_service_name_from_the_server_is_scrubbed(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ZeroDivisionError):
         omie_otel.instrument(FastMCP(f"omie {CPF}"), service_name=f"svc {CNPJ}")
     assert seen[0][0] == "svc [redacted: cnpj]" and seen[0][4] == "omie [redacted: cpf]"
+
+
+def test_client_chosen_request_id_and_protocol_version_are_scanned() -> None:
+    redacted: list[str] = []
+    out = Scrubber().scrub_attributes(
+        {"jsonrpc.request.id": CPF_DIGITS, "mcp.protocol.version": CNPJ, "mcp.session.id": "a1b2"}, "attributes", redacted
+    )
+    assert out is not None
+    assert out["jsonrpc.request.id"] == "[redacted: cpf]" and out["mcp.protocol.version"] == "[redacted: cnpj]"

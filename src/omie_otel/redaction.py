@@ -83,12 +83,11 @@ _SAFE_KEYS = frozenset(
 
 #: Attribute keys whose values are identifiers or enums we set, never free text: their values are not scanned.
 #: (A random session id can hold 11 digits in a row that pass the CPF check; redacting it would break correlation.)
+#: ``jsonrpc.request.id`` and ``mcp.protocol.version`` are *not* here: an MCP client chooses them.
 _OPAQUE_VALUE_KEYS = frozenset(
     {
         "mcp.method.name",
         "mcp.session.id",
-        "mcp.protocol.version",
-        "jsonrpc.request.id",
         "gen_ai.operation.name",
         "network.transport",
         "network.protocol.name",
@@ -414,7 +413,7 @@ class Scrubber:
             scrubbed = self.scrub_text(decoded, path, redacted, _layer=_layer + 1)
             if scrubbed != decoded:
                 out = scrubbed  # something was hidden under the encoding: export the decoded, scrubbed text
-        if out == text and len(text) <= _CACHEABLE_LENGTH:
+        if out == text and len(text) <= _CACHEABLE_LENGTH and not text.isdigit():  # ids would churn the cache
             if len(cache) >= _CLEAN_CACHE_SIZE:
                 cache.clear()
             cache[text] = generation
