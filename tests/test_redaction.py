@@ -408,3 +408,32 @@ def test_client_chosen_request_id_and_protocol_version_are_scanned() -> None:
     )
     assert out is not None
     assert out["jsonrpc.request.id"] == "[redacted: cpf]" and out["mcp.protocol.version"] == "[redacted: cnpj]"
+
+
+def test_a_failing_scrubber_withholds_instead_of_exporting_raw(telemetry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from omie_otel import redaction
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("scrubber bug")
+
+    monkeypatch.setenv("OMIE_OTEL_RAISE_INTERNAL_ERRORS", "0")
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    omie_otel.instrument(
+        FastMCP("x"), tracer_provider=provider, meter_provider=telemetry.meter_provider,
+        logger_provider=telemetry.logger_provider,
+    )
+    monkeypatch.setattr(redaction.Scrubber, "scrub_attributes", broken)
+    with provider.get_tracer("user").start_as_current_span(f"cliente {CPF}", attributes={"cpf": CPF}) as span:
+        span.add_event(f"e {CPF}", {"cpf": CPF})
+        span.set_status(trace.Status(trace.StatusCode.ERROR, CPF))
+    from opentelemetry._logs import LogRecord
+
+    telemetry.logger_provider.get_logger("user").emit(LogRecord(body=f"cliente {CPF}", attributes={"cpf": CPF}))
+    (out,) = exporter.get_finished_spans()
+    assert CPF not in out.to_json()
+    assert dict(out.attributes) == {"omie_otel.redacted": ("*",)} and not out.events
+    records = telemetry.log_records()  # ours, and the internal-error warning about the failure
+    assert records and all(CPF not in str(r.body) + str(dict(r.attributes or {})) for r in records)
+    assert any(r.body == "[redacted: scrubbing failed]" for r in records)

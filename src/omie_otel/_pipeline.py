@@ -118,12 +118,14 @@ class ScrubbingSpanProcessor(SpanProcessor):
             if self._start_is_watched():
                 self._scrub(span, starting=True)
         except Exception as exc:  # noqa: BLE001
+            _withhold_span(span, starting=True)
             internal_error("span scrubbing", exc)
 
     def _on_ending(self, span: Any) -> None:
         try:
             self._scrub(span, starting=False)
         except Exception as exc:  # noqa: BLE001
+            _withhold_span(span, starting=False)
             internal_error("span scrubbing", exc)
 
     def on_end(self, span: ReadableSpan) -> None:
@@ -132,6 +134,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
         try:
             self._scrub(span, starting=False)
         except Exception as exc:  # noqa: BLE001
+            _withhold_span(span, starting=False)
             internal_error("span scrubbing", exc)
 
     def shutdown(self) -> None:
@@ -198,6 +201,41 @@ class ScrubbingSpanProcessor(SpanProcessor):
                 _replace(span, "_links", i, Link(link.context, _rebound(attrs, link.attributes, immutable=True)))
 
 
+_WITHHELD = "[redacted: scrubbing failed]"
+
+
+def _withhold_span(span: Any, starting: bool) -> None:
+    """Fail closed: when scrubbing itself fails (a bug of ours), the span keeps its identity and timing but none of
+    its text — name, attributes, events, links and status description are withheld, not exported unscrubbed."""
+    try:
+        span._name = _WITHHELD  # noqa: SLF001
+        span._attributes = _rebound({_REDACTED_KEY: ("*",)}, span._attributes, immutable=not starting)  # noqa: SLF001
+        for field in ("_events", "_links"):
+            seq = getattr(span, field, None)
+            dq = getattr(seq, "_dq", None)
+            if dq is not None:
+                with getattr(seq, "_lock"):  # noqa: B009
+                    dq.clear()
+            elif seq:
+                setattr(span, field, ())
+        status = span._status  # noqa: SLF001
+        if status is not None and status.description:
+            span._status = Status(status.status_code, _WITHHELD)  # noqa: SLF001
+    except Exception:  # noqa: BLE001, S110 - nothing more can be done; the caller reports the first failure
+        pass
+
+
+def _withhold_record(record: Any) -> None:
+    """Fail closed for a log record: body, attributes and event name withheld (see :func:`_withhold_span`)."""
+    try:
+        record.body = _WITHHELD
+        record.attributes = _rebound({_REDACTED_KEY: ("*",)}, record.attributes, immutable=False)
+        if getattr(record, "event_name", None):
+            record.event_name = None
+    except Exception:  # noqa: BLE001, S110
+        pass
+
+
 def _replace(span: Any, field: str, index: int, item: Any) -> None:
     """Swap one event or link, keeping the SDK's BoundedList (and so its dropped count) when there is one."""
     seq = getattr(span, field)
@@ -244,6 +282,7 @@ class ScrubbingLogProcessor:
             if attrs is not None:
                 record.attributes = _rebound(attrs, original, immutable=False)
         except Exception as exc:  # noqa: BLE001
+            _withhold_record(getattr(log_data, "log_record", log_data))
             internal_error("log scrubbing", exc)
 
     def emit(self, log_data: Any) -> None:  # SDK < 1.28 name
