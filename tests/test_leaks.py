@@ -59,7 +59,12 @@ def _cpf(d: str) -> str:
 
 
 #: Every document used, as the digits of its text (numbers lose their leading zeros: 01234567890 is 1234567890).
-DOCUMENT_DIGITS = ["52998224725", "11222333000181", "12345678000195", *(str(n) for n in (CPF_AS_INT, CPF_LEADING_ZERO, CNPJ_AS_INT))]
+DOCUMENT_DIGITS = [
+    "52998224725",
+    "11222333000181",
+    "12345678000195",
+    *(str(n) for n in (CPF_AS_INT, CPF_LEADING_ZERO, CNPJ_AS_INT)),
+]
 
 
 def _spelled(digits: str) -> re.Pattern[bytes]:
@@ -125,7 +130,9 @@ def pipeline(telemetry: Any) -> Iterator[tuple[OtlpSink, TracerProvider, MeterPr
         logger_provider = LoggerProvider(
             resource=resource, log_record_limits=LogRecordLimits(max_attribute_length=LIMIT)
         )
-        logger_provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{sink.url}/v1/logs")))
+        logger_provider.add_log_record_processor(
+            SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{sink.url}/v1/logs"))
+        )
         try:
             yield sink, tracer_provider, meter_provider, logger_provider
         finally:
@@ -199,7 +206,14 @@ async def _traffic(tracer_provider: TracerProvider, meter_provider: MeterProvide
                 "filtro": {"cnpj_cpf": "12.345.678/000195", "app_secret": APP_SECRET, "nested": json.dumps(
                     {"inner": json.dumps({"cpf": CPF, "app_key": APP_KEY})}
                 )},
-                "codigos": [1, "cliente.52998224725", CPF_AS_INT, CPF_LEADING_ZERO, CNPJ_AS_INT, "cpf%3D529.982.247-25%26senha%3Dp%40ss"],
+                "codigos": [
+                    1,
+                    "cliente.52998224725",
+                    CPF_AS_INT,
+                    CPF_LEADING_ZERO,
+                    CNPJ_AS_INT,
+                    "cpf%3D529.982.247-25%26senha%3Dp%40ss",
+                ],
             },
             raise_on_error=False,
         )

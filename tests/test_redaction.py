@@ -366,7 +366,9 @@ def test_length_limits_apply_after_scrubbing_and_are_given_back(telemetry: Any) 
 
 
 def test_log_records_every_type_and_event_name(telemetry: Any) -> None:
-    omie_otel.instrument(FastMCP("x"), meter_provider=telemetry.meter_provider, logger_provider=telemetry.logger_provider)
+    omie_otel.instrument(
+        FastMCP("x"), meter_provider=telemetry.meter_provider, logger_provider=telemetry.logger_provider
+    )
     logger = telemetry.logger_provider.get_logger("user")
     from opentelemetry._logs import LogRecord
 

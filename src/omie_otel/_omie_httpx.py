@@ -308,7 +308,7 @@ class OmieHttpxInstrumentation:
             if fault.code is not None:
                 attrs[sc.OMIE_FAULT_CODE] = fault.code
             if fault.message:
-                # scrubbed, then cut (a cut first could leave a secret's first characters); the margin covers any secret
+                # scrubbed, then cut: a cut first could leave a secret's first characters (the margin covers one)
                 attrs[sc.OMIE_FAULT_MESSAGE] = self.scrubber.scrub_text(fault.message[:1024])[:512]
             if fault.retry_after is not None:
                 attrs[sc.OMIE_RETRY_AFTER] = fault.retry_after

@@ -231,7 +231,8 @@ class _SecretRegistry:
                 return
             self._count += 1
             # the value as it appears URL-encoded or inside a JSON string too (``a+b``, ``a%40b``, ``a\"b``)
-            for form in (value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value), json.dumps(value)[1:-1]):
+            forms = (value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value), json.dumps(value)[1:-1])
+            for form in forms:
                 self._secrets.setdefault(form, label)
             alternatives = sorted(self._secrets, key=len, reverse=True)
             self._regex = re.compile("|".join(re.escape(s) for s in alternatives))
