@@ -439,3 +439,21 @@ def test_a_failing_scrubber_withholds_instead_of_exporting_raw(telemetry: Any, m
     records = telemetry.log_records()  # ours, and the internal-error warning about the failure
     assert records and all(CPF not in str(r.body) + str(dict(r.attributes or {})) for r in records)
     assert any(r.body == "[redacted: scrubbing failed]" for r in records)
+
+
+def test_json_console_format_walks_extra_values() -> None:
+    from omie_otel.logs import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {
+            "msg": "consulta",
+            "levelname": "INFO",
+            "corpo": {"app_secret": "s3-console", CPF_DIGITS: 1},
+            "tupla": (1234567890, CNPJ),
+            "bruto": b"senha=s3-console",
+        }
+    )
+    line = JsonFormatter().format(record)
+    for leaked in ("s3-console", CPF_DIGITS, "1234567890", CNPJ):
+        assert leaked not in line, line
+    assert json.loads(line)["tupla"] == ["[redacted: cpf]", "[redacted: cnpj]"]
