@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STACK_ENV ?= .stack/run/env
 
-.PHONY: demo test lint unit compat e2e venv stack-up stack-down bench clean dashboard-assets browser
+.PHONY: demo test lint unit compat e2e venv stack-up stack-down bench clean dashboard-assets browser fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_overhead.py
 	$(BIN)/python benchmarks/bench_omie_httpx.py
 	$(BIN)/python benchmarks/bench_error_body.py
+	$(BIN)/python benchmarks/bench_scrub.py
+
+# The scrubber's property-based suite with many more examples and a fresh seed each run (make test runs a fixed set).
+# FUZZ_EXAMPLES=N to change how many per property; a failure prints the seed and the shrunk example.
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(STAMP)
+	OMIE_OTEL_FUZZ=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_scrub_properties.py
 
 clean:
 	rm -rf $(VENV) .nox

@@ -310,8 +310,14 @@ def instrument(
             extra_patterns=options.scrub_patterns, documents=options.scrub_documents, callback=options.scrub_callback
         )
         register_env_secrets()
+        # service.name is a resource attribute on everything we export: the names we set it from are scrubbed too
+        server_name = getattr(mcp, "name", None)
         providers = _resolve_providers(
-            service_name, tracer_provider, meter_provider, logger_provider, getattr(mcp, "name", None)
+            scrubber.scrub_text(service_name) if isinstance(service_name, str) else service_name,
+            tracer_provider,
+            meter_provider,
+            logger_provider,
+            scrubber.scrub_text(server_name) if isinstance(server_name, str) else server_name,
         )
         state = _State(options, providers, scrubber, all_servers=mcp is None)
         try:

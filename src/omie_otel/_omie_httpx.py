@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
@@ -65,6 +66,28 @@ def _omie_headers(response: httpx.Response) -> dict[str, str]:
         if lower in _WANTED_HEADERS:
             found[lower.decode("ascii")] = value.decode("utf-8", "replace")
     return found
+
+
+def _request_body(raw: bytes) -> dict[str, Any] | None:
+    """The request body as a dict: Omie's JSON (leading whitespace allowed) or a form-encoded body, so the
+    ``app_key``/``app_secret`` it carries are learnt whichever way the caller encoded them."""
+    stripped = raw.strip() if raw else b""
+    if stripped[:1] == b"{":
+        try:
+            body = json.loads(stripped)
+        except (ValueError, RecursionError):
+            return None
+        return body if isinstance(body, dict) else None
+    if b"app_key=" in stripped or b"app_secret=" in stripped:
+        form = urllib.parse.parse_qs(stripped.decode("utf-8", "replace"))
+        return {k: v[0] for k, v in form.items() if v}
+    return None
+
+
+def _full_url(url: httpx.URL) -> str:
+    if url.userinfo:
+        return str(url.copy_with(query=None, fragment=None, username=None, password=None))
+    return str(url).split("?", 1)[0].split("#", 1)[0]
 
 
 def _int(value: Any) -> int | None:
@@ -198,17 +221,12 @@ class OmieHttpxInstrumentation:
             raw = request.content
         except httpx.RequestNotRead:
             return None, attrs
-        if not raw or raw[:1] != b"{":
-            return None, attrs
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError):  # a 200k-deep request body is the caller's business, not a crash of ours
-            return None, attrs
-        if not isinstance(body, dict):
+        body = _request_body(raw)
+        if body is None:
             return None, attrs
         for key, label in (("app_key", "app_key"), ("app_secret", "app_secret")):
             value = body.get(key)
-            if isinstance(value, str):
+            if isinstance(value, (str, int)):  # an app_key sent as a number is learnt too
                 register_secret(value, label)
         # ``call`` becomes a metric attribute, which passes no span processor: scrub it here (a cache hit when clean).
         call = self.scrubber.scrub_text(body["call"]) if isinstance(body.get("call"), str) else None
@@ -258,7 +276,9 @@ class OmieHttpxInstrumentation:
         url = request.url
         attrs: dict[str, Any] = {
             "http.request.method": request.method,
-            "url.full": str(url).split("?", 1)[0],  # Omie URLs carry nothing in the query; never export one
+            # Omie URLs carry nothing in the query or the user info: never export either (the span scrubber still
+            # removes documents from the path; ``omie.endpoint`` below is the template, without them)
+            "url.full": _full_url(url),
             "server.address": url.host,
             sc.OMIE_ENDPOINT: endpoint,
             **req_attrs,
@@ -342,7 +362,8 @@ class OmieHttpxInstrumentation:
             if fault.code is not None:
                 attrs[sc.OMIE_FAULT_CODE] = fault.code
             if fault.message:
-                attrs[sc.OMIE_FAULT_MESSAGE] = self.scrubber.scrub_text(fault.message[:512])
+                # scrubbed, then cut: a cut first could leave a secret's first characters (the margin covers one)
+                attrs[sc.OMIE_FAULT_MESSAGE] = self.scrubber.scrub_text(fault.message[:1024])[:512]
             if fault.retry_after is not None:
                 attrs[sc.OMIE_RETRY_AFTER] = fault.retry_after
             if fault.kind == "no_records":

@@ -45,6 +45,15 @@ __all__ = ["JsonFormatter", "LogBridge"]
 _logger = logging.getLogger("omie_otel")
 _RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName"}
 _FORMATS = ("text", "json")
+_WALKABLE = (str, int, float, bool, type(None), list, dict, tuple, set, frozenset, bytes)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    return str(value)
 
 
 class JsonFormatter(logging.Formatter):
@@ -75,11 +84,12 @@ class JsonFormatter(logging.Formatter):
             out["span_id"] = getattr(record, "otelSpanID", None)
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("otel") and key not in out:
-                out[key] = value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else repr(value)
+                # kept as values (not their repr) so the scrubber walks them: keys, numbers, bytes, nesting
+                out[key] = value if isinstance(value, _WALKABLE) else repr(value)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         out = self._scrubber.scrub_value(out)
-        return json.dumps(out, ensure_ascii=False, default=str)
+        return json.dumps(out, ensure_ascii=False, default=_json_default)
 
 
 def _handler_class() -> Any:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["FaultKind", "OmieFault", "classify", "parse_ratelimit", "endpoint_of"]
+__all__ = ["FaultKind", "OmieFault", "classify", "parse_ratelimit", "endpoint_of", "KNOWN_ENDPOINTS", "OMIE_MODULES"]
 
 FaultKind = Literal[
     "no_records",
@@ -187,12 +188,60 @@ def parse_ratelimit(value: str | None) -> tuple[int, int] | None:
     return (used, limit) if limit > 0 else None
 
 
+#: Omie services (``<module>/<service>`` below ``/api/v1/``) that ``omie.endpoint`` names as they are: every service
+#: the simulator answers (tests check this list covers its catalog) and other services in common use.
+KNOWN_ENDPOINTS: frozenset[str] = frozenset(
+    {
+        "estoque/consulta",
+        "financas/contacorrentelancamentos",
+        "financas/contapagar",
+        "financas/contareceber",
+        "financas/extrato",
+        "financas/mf",
+        "financas/pesquisartitulos",
+        "geral/categorias",
+        "geral/clientes",
+        "geral/clientetag",
+        "geral/contacorrente",
+        "geral/departamentos",
+        "geral/dre",
+        "geral/empresas",
+        "geral/produtos",
+        "geral/projetos",
+        "geral/tiposdoc",
+        "geral/vendedores",
+        "produtos/nfconsultar",
+        "produtos/pedido",
+        "produtos/pedidocompra",
+        "servicos/nfse",
+        "servicos/os",
+        "servicos/servico",
+    }
+)
+#: Omie's API modules: an unknown service under one of these may still be named (bounded, letters only).
+OMIE_MODULES: frozenset[str] = frozenset({"crm", "estoque", "financas", "geral", "produtos", "servicos"})
+_SERVICE_NAME_RE = re.compile(r"[a-z]{2,40}")
+_MAX_UNKNOWN_ENDPOINTS = 32
+_unknown_endpoints: set[str] = set()
+_unknown_lock = threading.Lock()
+
+
 def endpoint_of(path: str) -> str:
-    """``/api/v1/geral/clientes/`` → ``geral/clientes``.
+    """The endpoint *template* of an Omie URL path: ``/api/v1/geral/clientes/`` → ``geral/clientes``.
+
+    ``omie.endpoint`` is a metric attribute, so it never carries a path segment with data and its values are
+    bounded: whatever follows ``<module>/<service>`` is dropped (``geral/clientes/123.456.789-09/`` →
+    ``geral/clientes``); a service outside :data:`KNOWN_ENDPOINTS` keeps its name only when it has Omie's shape (a
+    module of :data:`OMIE_MODULES`, a name of 2–40 lowercase letters: no digits, so no document or key fits) and
+    only for the first 32 such names in the process (then ``<module>/_other``); any other path is ``_other``.
 
     Example:
         >>> endpoint_of("/api/v1/financas/contapagar/")
         'financas/contapagar'
+        >>> endpoint_of("/api/v1/geral/clientes/529.982.247-25/")
+        'geral/clientes'
+        >>> endpoint_of("/api/v1/52998224725/")
+        '_other'
     """
     p = path.strip("/")
     marker = p.find("v1/")
@@ -200,4 +249,21 @@ def endpoint_of(path: str) -> str:
         p = p[marker + 3 :]
     elif p.startswith("api/"):
         p = p[4:]
-    return p
+    parts = [s for s in p.split("/", 3)[:2] if s]
+    if len(parts) < 2:
+        return "_other"
+    module, service = parts[0].lower(), parts[1].lower()
+    template = f"{module}/{service}"
+    if template in KNOWN_ENDPOINTS:
+        return template
+    if module not in OMIE_MODULES:
+        return "_other"
+    if _SERVICE_NAME_RE.fullmatch(service) is None:
+        return f"{module}/_other"
+    if template in _unknown_endpoints:
+        return template
+    with _unknown_lock:
+        if len(_unknown_endpoints) >= _MAX_UNKNOWN_ENDPOINTS:
+            return f"{module}/_other"
+        _unknown_endpoints.add(template)
+    return template

@@ -36,6 +36,7 @@ class OtlpSink:
         self.metrics: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
         self.requests = 0
+        self.raw: list[tuple[str, bytes]] = []  # (path, decompressed body): what went over the wire, undecoded
         self.lock = threading.Lock()
         self.fail_with: int | None = None  # answer every export with this status (a broken collector)
         self.delay = 0.0  # seconds to wait before answering each export (a slow collector)
@@ -116,6 +117,7 @@ def otlp_sink() -> Iterator[OtlpSink]:
                 sink.requests += 1
                 failing = sink.fail_with
                 if failing is None:
+                    sink.raw.append((self.path, body))
                     sink._ingest(self.path, body)
             self.send_response(failing or 200)
             self.send_header("content-type", "application/x-protobuf")
