@@ -450,7 +450,8 @@ cmd_scaleout() {
       return "$all" ;;
     stop|start)
       name="${2:-}"
-      so_names | grep -qx -- "$name" || die "usage: $0 scaleout $sub NAME, NAME one of: $(so_names | tr '\n' ' ')"
+      [[ " $(so_names | tr '\n' ' ') " == *" $name "* && -n "$name" ]] \
+        || die "usage: $0 scaleout $sub NAME, NAME one of: $(so_names | tr '\n' ' ')"
       if [[ "$sub" == stop ]]; then so_stop "$name"; else
         so_running_pid "$name" >/dev/null && die "scaleout $name is already running"
         so_start "$name" || exit 1
