@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit compat e2e venv stack-up stack-down bench clean
+.PHONY: demo test lint unit compat e2e venv stack-up stack-down bench capacity clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ stack-down:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_overhead.py
 	$(BIN)/python benchmarks/bench_omie_httpx.py
+
+# Capacity of one Omie MCP server, bare vs instrumented, driven by Locust (not part of `make test`; ~10 min; uses or
+# starts the stack of STACK_PORT_OFFSET). Writes docs/capacity/capacity-results.json and capacity.png.
+capacity: $(STAMP)
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,capacity]'
+	$(BIN)/python benchmarks/capacity/run.py
 
 clean:
 	rm -rf $(VENV) .nox
