@@ -77,6 +77,42 @@ def test_gateway_lb_overlay_validates_on_top_of_the_gateway(stack_binaries: Path
     assert result.returncode == 0, result.stderr
 
 
+def test_kubernetes_agent_overlay_validates_and_uses_dns_only(stack_binaries: Path) -> None:
+    overlay = COLLECTOR_CONFIG / "kubernetes" / "otelcol-agent.k8s.yaml"
+    result = _otelcol(
+        stack_binaries, "validate", f"--config={COLLECTOR_CONFIG / 'otelcol-agent.yaml'}", f"--config={overlay}"
+    )
+    assert result.returncode == 0, result.stderr
+    agent, k8s = _yaml("otelcol-agent.yaml"), _yaml("kubernetes/otelcol-agent.k8s.yaml")
+    balancers = {name for name in agent["exporters"] if name.startswith("load_balancing/")}
+    assert set(k8s["exporters"]) == balancers  # every balancer switched to dns, static removed
+    for name in balancers:
+        assert k8s["exporters"][name]["resolver"]["static"] is None
+        assert k8s["exporters"][name]["resolver"]["dns"]["port"] == ("4319" if name.endswith("spanmetrics") else "4317")
+
+
+def test_kubernetes_manifests_agree_with_the_collector_configs() -> None:
+    """No cluster here: the manifests are checked for shape only (see their header)."""
+    yaml = pytest.importorskip("yaml")
+    docs = {
+        d["kind"]: d for d in yaml.safe_load_all((COLLECTOR_CONFIG / "kubernetes" / "otelcol.k8s.yaml").read_text())
+    }
+    service, gateway, agent = docs["Service"], docs["Deployment"], docs["DaemonSet"]
+    assert service["spec"]["clusterIP"] == "None"  # headless: the dns resolver sees every replica
+    assert service["spec"]["selector"] == gateway["spec"]["template"]["metadata"]["labels"]
+    assert {p["port"] for p in service["spec"]["ports"]} == {4317, 4319}
+    [gw] = gateway["spec"]["template"]["spec"]["containers"]
+    assert gw["args"] == ["--config=/conf/otelcol-gateway.yaml", "--config=/conf/otelcol-gateway-lb.yaml"]
+    [ag] = agent["spec"]["template"]["spec"]["containers"]
+    assert ag["args"] == ["--config=/conf/otelcol-agent.yaml", "--config=/conf/otelcol-agent.k8s.yaml"]
+    env = {e["name"]: e["value"] for e in ag["env"]}
+    mounts = {m["mountPath"] for m in ag["volumeMounts"]}
+    assert env["OTELCOL_AGENT_QUEUE_DIR"] in mounts  # the persistent queue is on a volume, not in the container
+    assert env["GATEWAY_HEADLESS_SERVICE"].startswith(
+        f"{service['metadata']['name']}.{service['metadata']['namespace']}."
+    )
+
+
 def test_debug_overlay_validates_on_top_of_otelcol_yaml(stack_binaries: Path) -> None:
     result = _otelcol(
         stack_binaries,
