@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+from _collector import counters
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTERS = (
@@ -34,15 +33,6 @@ COUNTERS = (
     "otelcol_process_cpu_seconds",
     "otelcol_process_memory_rss",
 )
-
-
-def _collector(url: str) -> dict[str, float]:
-    totals = dict.fromkeys(COUNTERS, 0.0)
-    for line in httpx.get(url, timeout=5).text.splitlines():
-        match = re.match(r"^([a-z_]+)(?:\{.*\})? (\S+)$", line)
-        if match and match.group(1) in totals:
-            totals[match.group(1)] += float(match.group(2))
-    return totals
 
 
 def _worker(endpoint: str, traces_per_s: float, seconds: float, made: Any) -> None:
@@ -98,7 +88,7 @@ def _worker(endpoint: str, traces_per_s: float, seconds: float, made: Any) -> No
 
 def step(endpoint: str, metrics_url: str, spans_per_s: float, seconds: float, workers: int) -> dict[str, Any]:
     made = multiprocessing.Value("q", 0)
-    before = _collector(metrics_url)
+    before = counters(metrics_url, COUNTERS)
     t0 = time.monotonic()
     procs = [
         multiprocessing.Process(target=_worker, args=(endpoint, spans_per_s / 2 / workers, seconds, made))
@@ -110,7 +100,7 @@ def step(endpoint: str, metrics_url: str, spans_per_s: float, seconds: float, wo
         proc.join(timeout=seconds + 60)
     time.sleep(3)  # the collector's batch (1 s) and export
     wall = time.monotonic() - t0
-    after = _collector(metrics_url)
+    after = counters(metrics_url, COUNTERS)
     delta = {k: after[k] - before[k] for k in COUNTERS}
     accepted = delta["otelcol_receiver_accepted_spans"]
     return {

@@ -31,7 +31,6 @@ import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
-import re  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -46,6 +45,7 @@ import requests  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _collector import counters  # noqa: E402
 from mcp_user import McpArrivals, McpSession, tool_call  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,15 +109,6 @@ def _ensure_stack() -> tuple[dict[str, str], bool]:
         if result.returncode != 0:
             raise SystemExit(f"capacity: scripts/stack.sh up failed:\n{result.stderr[-3000:]}")
     return _stack_env(), not running
-
-
-def _counters(url: str) -> dict[str, float]:
-    totals = dict.fromkeys(COLLECTOR_COUNTERS, 0.0)
-    for line in requests.get(url, timeout=5).text.splitlines():
-        match = re.match(r"^([a-z_]+)(?:\{.*\})? (\S+)$", line)
-        if match and match.group(1) in totals:
-            totals[match.group(1)] += float(match.group(2))
-    return totals
 
 
 class Pair:
@@ -214,7 +205,7 @@ def run_step(pair: Pair, rate_per_min: float, seconds: float, metrics_url: str |
             gevent.sleep(0.5)
 
     sampler = gevent.spawn(sample_rss)
-    before = _counters(metrics_url) if metrics_url else {}
+    before = counters(metrics_url, COLLECTOR_COUNTERS) if metrics_url else {}
     cpu0, wall0 = pair.process.cpu_times(), time.monotonic()
     me0 = psutil.Process().cpu_times()
     runner.start(1, spawn_rate=1)
@@ -253,7 +244,7 @@ def run_step(pair: Pair, rate_per_min: float, seconds: float, metrics_url: str |
         "loadgen_cpu_pct": round(100 * ((me1.user + me1.system) - (me0.user + me0.system)) / (wall1 - wall0), 1),
     }
     if metrics_url:
-        after = _counters(metrics_url)
+        after = counters(metrics_url, COLLECTOR_COUNTERS)
         delta = {name: after[name] - before[name] for name in COLLECTOR_COUNTERS}
         result["collector"] = {
             "spans_per_s": round(delta["otelcol_receiver_accepted_spans"] / (wall1 - wall0), 1),

@@ -67,16 +67,6 @@ def test_collector_config_validates(stack_binaries: Path, config: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_gateway_lb_overlay_validates_on_top_of_the_gateway(stack_binaries: Path) -> None:
-    result = _otelcol(
-        stack_binaries,
-        "validate",
-        f"--config={COLLECTOR_CONFIG / 'otelcol-gateway.yaml'}",
-        f"--config={COLLECTOR_CONFIG / 'otelcol-gateway-lb.yaml'}",
-    )
-    assert result.returncode == 0, result.stderr
-
-
 def test_kubernetes_agent_overlay_validates_and_uses_dns_only(stack_binaries: Path) -> None:
     overlay = COLLECTOR_CONFIG / "kubernetes" / "otelcol-agent.k8s.yaml"
     result = _otelcol(
@@ -113,12 +103,13 @@ def test_kubernetes_manifests_agree_with_the_collector_configs() -> None:
     )
 
 
-def test_debug_overlay_validates_on_top_of_otelcol_yaml(stack_binaries: Path) -> None:
+@pytest.mark.parametrize(
+    ("base", "overlay"),
+    [("otelcol.yaml", "otelcol.debug.yaml"), ("otelcol-gateway.yaml", "otelcol-gateway-lb.yaml")],
+)
+def test_overlay_validates_on_top_of_its_base(stack_binaries: Path, base: str, overlay: str) -> None:
     result = _otelcol(
-        stack_binaries,
-        "validate",
-        f"--config={COLLECTOR_CONFIG / 'otelcol.yaml'}",
-        f"--config={COLLECTOR_CONFIG / 'otelcol.debug.yaml'}",
+        stack_binaries, "validate", f"--config={COLLECTOR_CONFIG / base}", f"--config={COLLECTOR_CONFIG / overlay}"
     )
     assert result.returncode == 0, result.stderr
 
