@@ -54,12 +54,8 @@ async def _calls(client: httpx.AsyncClient, n: int, offset: int) -> float:
     start = time.perf_counter()
     for i in range(n):
         page = (offset + i) % 5 + 1
-        body = {
-            "call": "ListarClientes",
-            "app_key": DEFAULT_APP_KEY,
-            "app_secret": DEFAULT_APP_SECRET,
-            "param": [{"pagina": page, "registros_por_pagina": 20, "apenas_importado_api": "N"}],
-        }
+        body = {"call": "ListarClientes", "app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET,
+                "param": [{"pagina": page, "registros_por_pagina": 20, "apenas_importado_api": "N"}]}
         await client.post(URL, json=body)
     return (time.perf_counter() - start) / n
 
@@ -72,14 +68,8 @@ _GOAL_BYTES = 10
 async def _retained(client: httpx.AsyncClient, tracer_provider: Any, meters: Any, *, instrumented: bool) -> float:
     """Bytes per call still allocated after _MEMORY_CALLS calls (spans flushed, garbage collected)."""
     if instrumented:
-        omie_otel.instrument(
-            None,
-            tracer_provider=tracer_provider,
-            meter_provider=meters,
-            host_metrics=False,
-            logs=False,
-            health_routes=False,
-        )
+        omie_otel.instrument(None, tracer_provider=tracer_provider, meter_provider=meters,
+                             host_metrics=False, logs=False, health_routes=False)
     try:
         await _calls(client, 300, 0)
         gc.collect()
@@ -109,14 +99,8 @@ async def main(calls: int, rounds: int) -> int:
             random.Random(r).shuffle(order)
             for mode in order:
                 if mode == "omie_otel":
-                    omie_otel.instrument(
-                        None,
-                        tracer_provider=tracer_provider,
-                        meter_provider=meters,
-                        host_metrics=False,
-                        logs=False,
-                        health_routes=False,
-                    )
+                    omie_otel.instrument(None, tracer_provider=tracer_provider, meter_provider=meters,
+                                         host_metrics=False, logs=False, health_routes=False)
                 gc.collect()
                 try:
                     results[mode].append(await _calls(client, calls, r))
@@ -138,10 +122,7 @@ async def main(calls: int, rounds: int) -> int:
         f"omie_otel {retained['omie_otel']:+.1f} B (difference {growth:+.1f} B/call)"
     )
     ok = extra <= _GOAL_US and growth < _GOAL_BYTES
-    print(
-        f"  goal (≤ +{_GOAL_US} µs per call, < {_GOAL_BYTES} B/call more retained than bare):",
-        "MET" if ok else "MISSED",
-    )
+    print(f"  goal (≤ +{_GOAL_US} µs per call, < {_GOAL_BYTES} B/call more retained than bare):", "MET" if ok else "MISSED")
     return 0 if ok else 1
 
 

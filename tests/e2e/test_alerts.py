@@ -206,10 +206,7 @@ def run_probe(stack, service: str, *args: str) -> None:
     """Run tests/e2e/omie_probe.py: a FastMCP server instrumented by omie-otel through OTEL_* variables."""
     result = subprocess.run(
         [sys.executable, str(PROBE), "--endpoint", stack.otlp_http_endpoint, "--service", service, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -250,10 +247,8 @@ def test_a_real_omie_425_pages_through_alertmanager_to_the_webhook(stack, eventu
     def prometheus_alert() -> list[Any]:
         alerts = _get(f"{stack.prometheus_url}/api/v1/alerts")["data"]["alerts"]
         return [
-            a
-            for a in alerts
-            if a["labels"].get("job") == service
-            and a["labels"]["alertname"] == "OmieApiMisuseBlocked"
+            a for a in alerts
+            if a["labels"].get("job") == service and a["labels"]["alertname"] == "OmieApiMisuseBlocked"
             and a["state"] == "firing"
         ]
 
@@ -297,3 +292,4 @@ def test_a_healthy_server_counts_no_export_failures(stack, eventually) -> None:
 
     counts = eventually(lambda: len(failures()) == 3 and failures(), timeout=60, what="the SDK's failure counters")
     assert counts == {"traces": 0, "metrics": 0, "logs": 0}
+

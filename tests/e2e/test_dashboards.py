@@ -36,21 +36,8 @@ MAY_BE_EMPTY = {
     "Collector: falhas de envio e recusas",
     "SDK: falhas e descartes de exportação (por minuto)",
 }
-PROMQL_KEYWORDS = {
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "bool",
-    "and",
-    "or",
-    "unless",
-    "offset",
-    "inf",
-    "nan",
-}
+PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
+                   "offset", "inf", "nan"}
 
 
 def _panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
@@ -84,7 +71,7 @@ def _metric_names(expr: str) -> set[str]:
     s = re.sub(r"\b\d+(\.\d+)?([eE][+-]?\d+|ms|[smhdwy])?\b", " ", s)  # numbers, 1e3, offset durations
     names = set()
     for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", s):
-        after = s[m.end() :].lstrip()
+        after = s[m.end():].lstrip()
         if not after.startswith("(") and m.group(0) not in PROMQL_KEYWORDS:
             names.add(m.group(0))
     return names | named
@@ -92,7 +79,7 @@ def _metric_names(expr: str) -> set[str]:
 
 def test_metric_name_extraction() -> None:
     assert _metric_names(
-        "histogram_quantile(0.95, sum by (le, omie_call) (rate(omie_client_request_duration_seconds_bucket"
+        'histogram_quantile(0.95, sum by (le, omie_call) (rate(omie_client_request_duration_seconds_bucket'
         '{job=~"$job", le!="1e3"}[$__rate_interval]))) / (1 - 0.99) and on (job) up{job="otelcol"} offset 30m'
         " > bool 1e3 or errors_total * 2.5"
     ) == {"omie_client_request_duration_seconds_bucket", "up", "errors_total"}
@@ -126,20 +113,8 @@ def test_dashboard_is_a_grafana_model_on_the_provisioned_datasources(dashboard: 
     assert provisioned[var["datasource"]["uid"]] == var["datasource"]["type"]
     # The panels the brief asks for, by what they show.
     titles = " | ".join(p["title"] for p in panels)
-    for words in (
-        "Requisições MCP",
-        "Erros MCP",
-        "p50, p95",
-        "Omie por método",
-        "falha",
-        "Latência da Omie",
-        "limites de taxa",
-        "queima do orçamento",
-        "CPU",
-        "Memória",
-        "Disco",
-        "Collector",
-    ):
+    for words in ("Requisições MCP", "Erros MCP", "p50, p95", "Omie por método", "falha", "Latência da Omie",
+                  "limites de taxa", "queima do orçamento", "CPU", "Memória", "Disco", "Collector"):
         assert words in titles, words
 
 
@@ -150,26 +125,10 @@ def _query(prometheus_url: str, expr: str) -> httpx.Response:
 def test_every_expression_runs_and_the_core_panels_have_data(stack, eventually, dashboard: dict[str, Any]) -> None:
     service = f"dashboards-e2e-{uuid.uuid4().hex[:8]}"
     result = subprocess.run(
-        [
-            sys.executable,
-            str(PROBE),
-            "--endpoint",
-            stack.otlp_http_endpoint,
-            "--service",
-            service,
-            "--calls",
-            "8",
-            "--faults",
-            "misuse_blocked,rate_limited,redundant,no_records",
-            "--pause",
-            "0.5",
-            "--hold",
-            "4",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [sys.executable, str(PROBE), "--endpoint", stack.otlp_http_endpoint, "--service", service,
+         "--calls", "8", "--faults", "misuse_blocked,rate_limited,redundant,no_records", "--pause", "0.5",
+         "--hold", "4"],
+        capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     targets = [(title, _grafana_vars(expr, service)) for title, expr in _targets(dashboard)]
@@ -193,16 +152,10 @@ def test_every_expression_runs_and_the_core_panels_have_data(stack, eventually, 
     existing = set(httpx.get(f"{stack.prometheus_url}/api/v1/label/__name__/values", timeout=30).json()["data"])
     used = set().union(*(_metric_names(expr) for _, expr in core))
     assert {name for name in used if not any(re.fullmatch(name, e) for e in existing)} == set()
-    assert {
-        "mcp_server_operation_duration_seconds_bucket",
-        "omie_client_faults_total",
-        "omie_client_ratelimit_utilization_ratio",
-        "system_memory_utilization_ratio",
-        "system_filesystem_utilization_ratio",
-        "system_cpu_utilization_ratio",
-        "omie_otel_health_status(_ratio)?",
-        "job:mcp_server_operation_errors:ratio_rate30d",
-    } <= used
+    assert {"mcp_server_operation_duration_seconds_bucket", "omie_client_faults_total",
+            "omie_client_ratelimit_utilization_ratio", "system_memory_utilization_ratio",
+            "system_filesystem_utilization_ratio", "system_cpu_utilization_ratio",
+            "omie_otel_health_status(_ratio)?", "job:mcp_server_operation_errors:ratio_rate30d"} <= used
     (var,) = dashboard["templating"]["list"]
     metric = re.fullmatch(r"label_values\((\w+), job\)", var["query"]["query"]).group(1)
     jobs = httpx.get(f"{stack.prometheus_url}/api/v1/label/job/values", params={"match[]": metric}, timeout=30).json()

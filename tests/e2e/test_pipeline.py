@@ -97,10 +97,7 @@ def app(stack: Any) -> Iterator[App]:
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "examples.omie_mcp_server", "--transport", "http", "--port", str(port)],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )
             try:
                 wait_for_port(port, proc, timeout=60)
