@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STACK_ENV ?= .stack/run/env
 
-.PHONY: demo test lint unit compat e2e venv stack-up stack-down bench clean dashboard-assets browser fuzz
+.PHONY: demo test lint unit compat e2e venv stack-up stack-down bench capacity clean dashboard-assets browser fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ bench: $(STAMP)
 FUZZ_EXAMPLES ?= 5000
 fuzz: $(STAMP)
 	OMIE_OTEL_FUZZ=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_scrub_properties.py
+
+# Capacity of one Omie MCP server, bare vs instrumented, driven by Locust (not part of `make test`; ~10 min; uses or
+# starts the stack of STACK_PORT_OFFSET). Writes docs/capacity/capacity-results.json and capacity.png.
+capacity: $(STAMP)
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,capacity]'
+	$(BIN)/python benchmarks/capacity/run.py
 
 clean:
 	rm -rf $(VENV) .nox

@@ -19,6 +19,12 @@
 #           what a dead collector does to the application (fault tests), then `start otelcol`
 #   dir     print the state directory ($STACK_DIR) this offset uses
 #   backup [DIR] / restore ARCHIVE   scripts/backup.sh / scripts/restore.sh (docs/recuperacao.md)
+#   scaleout up [N] | down | status | stop NAME | start NAME
+#           the agent -> gateway tier in front of the running stack's backends: one agent
+#           (otelcol-agent.yaml, load-balancing exporters) and N gateway replicas [2] (otelcol-gateway.yaml +
+#           otelcol-gateway-lb.yaml) exporting to this stack's Jaeger, Prometheus and VictoriaLogs. NAME is
+#           agent or gateway-I. Endpoints in $STACK_DIR/scaleout.env. Ports: STACK_SCALEOUT_PORT [4500] + offset:
+#           agent +0..+5, gateway I at +10*I..+10*I+6 (N <= 3)
 #
 # Environment (defaults in brackets):
 #   STACK_PORT_OFFSET [0]         added to every port, so a second stack (e.g. the e2e tests' 20000) can run
@@ -436,9 +442,134 @@ stop_one() {
   rm -f "$(pidfile "$name")"
 }
 
+# ------------------------------------------------------------------------- scale-out: agent + N gateways ---
+# Extra otelcol-omie processes in front of the running stack's backends (docs/deploy.md, tests/e2e/test_scaleout.py).
+P_SO=$(port SCALEOUT 4500)
+SO_MAX=3
+
+so_pidfile() { echo "$STACK_DIR/pids/scaleout-$1.pid"; }
+so_logfile() { echo "$STACK_DIR/logs/scaleout-$1.log"; }
+so_count() { cat "$STACK_DIR/scaleout.n" 2>/dev/null || echo 0; }
+# so_port NAME INDEX: agent ports 0..5 = grpc http health metrics pprof zpages; gateway-I adds 10*I, and 6 = the
+# span-metrics receiver.
+so_port() { local i=0; [[ "$1" == gateway-* ]] && i="${1#gateway-}"; echo $((P_SO + 10 * i + $2)); }
+
+so_running_pid() {
+  local f pid argv0=""
+  f="$(so_pidfile "$1")"
+  [[ -f "$f" ]] || return 1
+  pid="$(cat "$f")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  IFS= read -r -d '' argv0 < "/proc/$pid/cmdline" 2>/dev/null || true
+  [[ "$argv0" == "$BIN_DIR/otelcol-omie" ]] || return 1
+  echo "$pid"
+}
+
+so_start() {
+  local name="$1" out cfgs i list="" smlist="" pid
+  out="$(so_logfile "$name")"
+  : >> "$out"
+  local common=(OTELCOL_LISTEN_HOST=$H OTELCOL_ADMIN_HOST=$H
+    OTELCOL_OTLP_GRPC_PORT="$(so_port "$name" 0)" OTELCOL_OTLP_HTTP_PORT="$(so_port "$name" 1)"
+    OTELCOL_HEALTH_PORT="$(so_port "$name" 2)" OTELCOL_METRICS_PORT="$(so_port "$name" 3)"
+    OTELCOL_PPROF_PORT="$(so_port "$name" 4)" OTELCOL_ZPAGES_PORT="$(so_port "$name" 5)")
+  if [[ "$name" == agent ]]; then
+    for ((i = 1; i <= $(so_count); i++)); do
+      list+="${list:+, }$H:$(so_port "gateway-$i" 0)"; smlist+="${smlist:+, }$H:$(so_port "gateway-$i" 6)"
+    done
+    env "${common[@]}" GATEWAY_OTLP_ENDPOINTS="[$list]" GATEWAY_SPANMETRICS_ENDPOINTS="[$smlist]" \
+        OTELCOL_AGENT_QUEUE_DIR="$STACK_DIR/data/scaleout-agent-queue" OTELCOL_AGENT_RETRY_MAX="${OTELCOL_AGENT_RETRY_MAX:-30m}" \
+        setsid "$BIN_DIR/otelcol-omie" --config="$CFG/otelcol-agent.yaml" >>"$out" 2>&1 </dev/null 9>&- &
+  else
+    env "${common[@]}" OTELCOL_SPANMETRICS_GRPC_PORT="$(so_port "$name" 6)" \
+        OTELCOL_SAMPLING_PERCENT="${OTELCOL_SAMPLING_PERCENT:-100}" \
+        OTELCOL_TAIL_DECISION_WAIT="${OTELCOL_TAIL_DECISION_WAIT:-2s}" \
+        OTELCOL_SPANMETRICS_FLUSH_INTERVAL="${OTELCOL_SPANMETRICS_FLUSH_INTERVAL:-5s}" \
+        JAEGER_OTLP_ENDPOINT="$H:$P_JAEGER_OTLP_GRPC" JAEGER_OTLP_INSECURE=true \
+        PROMETHEUS_REMOTE_WRITE_URL="http://$H:$P_PROM/api/v1/write" \
+        LOGS_OTLP_ENDPOINT="http://$H:$P_VL/insert/opentelemetry" \
+        setsid "$BIN_DIR/otelcol-omie" --config="$CFG/otelcol-gateway.yaml" --config="$CFG/otelcol-gateway-lb.yaml" \
+        >>"$out" 2>&1 </dev/null 9>&- &
+  fi
+  pid=$!
+  echo "$pid" > "$(so_pidfile "$name")"
+  local deadline=$((SECONDS + READY_TIMEOUT)) url="http://$H:$(so_port "$name" 2)/"
+  while (( SECONDS < deadline )); do
+    kill -0 "$pid" 2>/dev/null || { log "scaleout $name exited during start-up:"; tail -n 30 "$out" >&2; return 1; }
+    [[ "$(http_code "$url")" == 200 ]] && { log "scaleout $name ready ($url)"; return 0; }
+    sleep 0.5
+  done
+  log "scaleout $name not ready after ${READY_TIMEOUT}s:"; tail -n 30 "$out" >&2; return 1
+}
+
+so_stop() {
+  local name="$1" pid i
+  if pid="$(so_running_pid "$name")"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { log "scaleout $name ignored TERM; sending KILL"; kill -KILL "$pid" 2>/dev/null || true; }
+    log "scaleout $name stopped (pid $pid)"
+  fi
+  rm -f "$(so_pidfile "$name")"
+}
+
+so_names() { local i; for ((i = 1; i <= $(so_count); i++)); do echo "gateway-$i"; done; echo agent; }
+
+so_write_env() {
+  local i f="$STACK_DIR/scaleout.env"
+  {
+    echo "# The scale-out tier (scripts/stack.sh scaleout up): send to the agent; gateways export to this stack."
+    echo "SCALEOUT_GATEWAYS=$(so_count)"
+    echo "AGENT_OTLP_HTTP_ENDPOINT=http://$H:$(so_port agent 1)"
+    echo "AGENT_OTLP_GRPC_ENDPOINT=http://$H:$(so_port agent 0)"
+    echo "AGENT_METRICS_URL=http://$H:$(so_port agent 3)/metrics"
+    for ((i = 1; i <= $(so_count); i++)); do
+      echo "GATEWAY_${i}_OTLP_GRPC_ENDPOINT=http://$H:$(so_port "gateway-$i" 0)"
+      echo "GATEWAY_${i}_METRICS_URL=http://$H:$(so_port "gateway-$i" 3)/metrics"
+    done
+  } > "$f.tmp"
+  mv -f "$f.tmp" "$f"
+}
+
+cmd_scaleout() {
+  local sub="${1:-}" n name p
+  case "$sub" in
+    up)
+      n="${2:-2}"
+      [[ "$n" =~ ^[1-9]$ ]] && (( n <= SO_MAX )) || die "scaleout up N: N must be 1..$SO_MAX, got '$n'"
+      cmd_status >/dev/null 2>&1 || die "scaleout needs the stack running first: STACK_PORT_OFFSET=$OFF $0 up"
+      for name in $(so_names); do so_stop "$name"; done
+      echo "$n" > "$STACK_DIR/scaleout.n"
+      for name in $(so_names); do
+        for p in $(seq "$(so_port "$name" 0)" "$(so_port "$name" 6)"); do
+          port_busy "$p" && die "port $p (scaleout $name) is already in use on $H; set STACK_SCALEOUT_PORT or STACK_PORT_OFFSET"
+        done
+      done
+      for name in $(so_names); do so_start "$name" || { for name in $(so_names); do so_stop "$name"; done; exit 1; }; done
+      so_write_env; cat "$STACK_DIR/scaleout.env" ;;
+    down) for name in $(so_names); do so_stop "$name"; done; rm -f "$STACK_DIR/scaleout.env" "$STACK_DIR/scaleout.n" ;;
+    status)
+      local all=0
+      for name in $(so_names); do
+        if p="$(so_running_pid "$name")"; then printf '%-10s running  pid %s\n' "$name" "$p"; else printf '%-10s stopped\n' "$name"; all=1; fi
+      done
+      return "$all" ;;
+    stop|start)
+      name="${2:-}"
+      [[ " $(so_names | tr '\n' ' ') " == *" $name "* && -n "$name" ]] \
+        || die "usage: $0 scaleout $sub NAME, NAME one of: $(so_names | tr '\n' ' ')"
+      if [[ "$sub" == stop ]]; then so_stop "$name"; else
+        so_running_pid "$name" >/dev/null && die "scaleout $name is already running"
+        so_start "$name" || exit 1
+      fi ;;
+    *) die "usage: $0 scaleout up [N]|down|status|stop NAME|start NAME" ;;
+  esac
+}
+
 # ---------------------------------------------------------------------------------------- subcommands ---
 cmd_down() {
-  local i
+  local i name
+  for name in $(so_names); do so_stop "$name"; done
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_one "${COMPONENTS[i]}"; done
   rm -f "$STACK_DIR/env"
 }
@@ -524,6 +655,7 @@ case "${1:-}" in
   dir) echo "$STACK_DIR" ;;
   backup) shift; exec "$ROOT/scripts/backup.sh" "$@" ;;
   restore) shift; exec "$ROOT/scripts/restore.sh" "$@" ;;
+  scaleout) mkdir -p "$STACK_DIR"/{logs,pids,data}; shift; cmd_scaleout "$@" ;;
   stop|start)
     [[ " ${COMPONENTS[*]} " == *" ${2:-} "* ]] || die "usage: $0 $1 NAME, NAME one of: ${COMPONENTS[*]}"
     exec 9>"$STACK_DIR/.lock"; flock -w 60 9 || die "another scripts/stack.sh holds $STACK_DIR/.lock"

@@ -15,6 +15,7 @@ import (
 
 	// exporters
 	fileexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
+	loadbalancingexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter"
 	prometheusremotewriteexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter"
 	debugexporter "go.opentelemetry.io/collector/exporter/debugexporter"
 	otlpexporter "go.opentelemetry.io/collector/exporter/otlpexporter"
@@ -23,6 +24,7 @@ import (
 	// extensions
 	healthcheckextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	pprofextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension"
+	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	zpagesextension "go.opentelemetry.io/collector/extension/zpagesextension"
 
 	// processors
@@ -70,6 +72,7 @@ func components() (otelcol.Factories, error) {
 	factories.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
 		healthcheckextension.NewFactory(),
 		pprofextension.NewFactory(),
+		filestorage.NewFactory(),
 		zpagesextension.NewFactory(),
 	)
 	if err != nil {
@@ -78,6 +81,7 @@ func components() (otelcol.Factories, error) {
 	factories.ExtensionModules = makeModulesMap(factories.Extensions, map[component.Type]string{
 		healthcheckextension.NewFactory().Type(): contrib + "extension/healthcheckextension" + contribRelease,
 		pprofextension.NewFactory().Type():       contrib + "extension/pprofextension" + contribRelease,
+		filestorage.NewFactory().Type():          contrib + "extension/storage/filestorage" + contribRelease,
 		zpagesextension.NewFactory().Type():      core + "extension/zpagesextension" + coreRelease,
 	})
 
@@ -94,6 +98,7 @@ func components() (otelcol.Factories, error) {
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
 		debugexporter.NewFactory(),
 		fileexporter.NewFactory(),
+		loadbalancingexporter.NewFactory(),
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
 		prometheusremotewriteexporter.NewFactory(),
@@ -104,6 +109,7 @@ func components() (otelcol.Factories, error) {
 	factories.ExporterModules = makeModulesMap(factories.Exporters, map[component.Type]string{
 		debugexporter.NewFactory().Type():                 core + "exporter/debugexporter" + coreRelease,
 		fileexporter.NewFactory().Type():                  contrib + "exporter/fileexporter" + contribRelease,
+		loadbalancingexporter.NewFactory().Type():         contrib + "exporter/loadbalancingexporter" + contribRelease,
 		otlpexporter.NewFactory().Type():                  core + "exporter/otlpexporter" + coreRelease,
 		otlphttpexporter.NewFactory().Type():              core + "exporter/otlphttpexporter" + coreRelease,
 		prometheusremotewriteexporter.NewFactory().Type(): contrib + "exporter/prometheusremotewriteexporter" + contribRelease,

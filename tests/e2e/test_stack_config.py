@@ -6,7 +6,7 @@
 - ``promtool check config|rules``, ``promtool test rules``, ``amtool check-config``;
 - the stack (scripts/stack.sh, port offset 20000) takes one span, one metric and one log record over OTLP/HTTP
   from the Python SDK and each arrives, scrubbed, with exact values in Jaeger, Prometheus and VictoriaLogs;
-- the agent config forwards to the stack's collector as its gateway.
+- the agent -> gateways tier is tested in test_scaleout.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -69,12 +68,49 @@ def test_collector_config_validates(stack_binaries: Path, config: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_debug_overlay_validates_on_top_of_otelcol_yaml(stack_binaries: Path) -> None:
+def test_kubernetes_agent_overlay_validates_and_uses_dns_only(stack_binaries: Path) -> None:
+    overlay = COLLECTOR_CONFIG / "kubernetes" / "otelcol-agent.k8s.yaml"
     result = _otelcol(
-        stack_binaries,
-        "validate",
-        f"--config={COLLECTOR_CONFIG / 'otelcol.yaml'}",
-        f"--config={COLLECTOR_CONFIG / 'otelcol.debug.yaml'}",
+        stack_binaries, "validate", f"--config={COLLECTOR_CONFIG / 'otelcol-agent.yaml'}", f"--config={overlay}"
+    )
+    assert result.returncode == 0, result.stderr
+    agent, k8s = _yaml("otelcol-agent.yaml"), _yaml("kubernetes/otelcol-agent.k8s.yaml")
+    balancers = {name for name in agent["exporters"] if name.startswith("load_balancing/")}
+    assert set(k8s["exporters"]) == balancers  # every balancer switched to dns, static removed
+    for name in balancers:
+        assert k8s["exporters"][name]["resolver"]["static"] is None
+        assert k8s["exporters"][name]["resolver"]["dns"]["port"] == ("4319" if name.endswith("spanmetrics") else "4317")
+
+
+def test_kubernetes_manifests_agree_with_the_collector_configs() -> None:
+    """No cluster here: the manifests are checked for shape only (see their header)."""
+    yaml = pytest.importorskip("yaml")
+    docs = {
+        d["kind"]: d for d in yaml.safe_load_all((COLLECTOR_CONFIG / "kubernetes" / "otelcol.k8s.yaml").read_text())
+    }
+    service, gateway, agent = docs["Service"], docs["Deployment"], docs["DaemonSet"]
+    assert service["spec"]["clusterIP"] == "None"  # headless: the dns resolver sees every replica
+    assert service["spec"]["selector"] == gateway["spec"]["template"]["metadata"]["labels"]
+    assert {p["port"] for p in service["spec"]["ports"]} == {4317, 4319}
+    [gw] = gateway["spec"]["template"]["spec"]["containers"]
+    assert gw["args"] == ["--config=/conf/otelcol-gateway.yaml", "--config=/conf/otelcol-gateway-lb.yaml"]
+    [ag] = agent["spec"]["template"]["spec"]["containers"]
+    assert ag["args"] == ["--config=/conf/otelcol-agent.yaml", "--config=/conf/otelcol-agent.k8s.yaml"]
+    env = {e["name"]: e["value"] for e in ag["env"]}
+    mounts = {m["mountPath"] for m in ag["volumeMounts"]}
+    assert env["OTELCOL_AGENT_QUEUE_DIR"] in mounts  # the persistent queue is on a volume, not in the container
+    assert env["GATEWAY_HEADLESS_SERVICE"].startswith(
+        f"{service['metadata']['name']}.{service['metadata']['namespace']}."
+    )
+
+
+@pytest.mark.parametrize(
+    ("base", "overlay"),
+    [("otelcol.yaml", "otelcol.debug.yaml"), ("otelcol-gateway.yaml", "otelcol-gateway-lb.yaml")],
+)
+def test_overlay_validates_on_top_of_its_base(stack_binaries: Path, base: str, overlay: str) -> None:
+    result = _otelcol(
+        stack_binaries, "validate", f"--config={COLLECTOR_CONFIG / base}", f"--config={COLLECTOR_CONFIG / overlay}"
     )
     assert result.returncode == 0, result.stderr
 
@@ -320,63 +356,6 @@ def test_one_span_metric_and_log_arrive_scrubbed_with_exact_values(stack, eventu
     assert record["span_id"] == span_id
     assert record["severity_text"] == "INFO"
     assert record["service.name"] == service
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_agent_forwards_to_the_stack_collector_as_its_gateway(
-    stack, stack_binaries: Path, tmp_path: Path, eventually
-) -> None:
-    ports = {name: _free_port() for name in ("GRPC", "HTTP", "HEALTH", "METRICS", "PPROF", "ZPAGES")}
-    env = _clean_env() | {
-        "OTELCOL_OTLP_GRPC_PORT": str(ports["GRPC"]),
-        "OTELCOL_OTLP_HTTP_PORT": str(ports["HTTP"]),
-        "OTELCOL_HEALTH_PORT": str(ports["HEALTH"]),
-        "OTELCOL_METRICS_PORT": str(ports["METRICS"]),
-        "OTELCOL_PPROF_PORT": str(ports["PPROF"]),
-        "OTELCOL_ZPAGES_PORT": str(ports["ZPAGES"]),
-        "GATEWAY_OTLP_ENDPOINT": stack.otlp_grpc_endpoint.removeprefix("http://"),
-    }
-    log = (tmp_path / "agent.log").open("w")
-    agent = subprocess.Popen(
-        [str(stack_binaries / "otelcol-omie"), f"--config={COLLECTOR_CONFIG / 'otelcol-agent.yaml'}"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        eventually(
-            lambda: httpx.get(f"http://127.0.0.1:{ports['HEALTH']}/", timeout=2).status_code == 200,
-            timeout=30,
-            interval=0.5,
-            what="the agent's health check",
-        )
-        service = f"omie-otel-e2e-agent-{uuid.uuid4().hex[:8]}"
-        tracer_provider, meter_provider, logger_provider, _ = _sdk_pipeline(f"http://127.0.0.1:{ports['HTTP']}", service)
-        with tracer_provider.get_tracer("omie_otel.e2e").start_as_current_span("via-agent") as span:
-            trace_id = format(span.get_span_context().trace_id, "032x")
-        tracer_provider.force_flush(10_000)
-        for provider in (tracer_provider, meter_provider, logger_provider):
-            provider.shutdown()
-
-        traces = eventually(
-            lambda: _get(f"{stack.jaeger_url}/api/traces", service=service)["data"], what="the agent's trace in Jaeger"
-        )
-        assert [t["traceID"] for t in traces] == [trace_id]
-        assert [s["operationName"] for s in traces[0]["spans"]] == ["via-agent"]
-    finally:
-        agent.terminate()
-        try:
-            agent.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
-        log.close()
-    assert agent.returncode == 0, (tmp_path / "agent.log").read_text()[-3000:]
 
 
 def test_stack_state_is_kept_under_the_stack_dir(stack) -> None:
