@@ -1,8 +1,18 @@
 """Every attribute name, metric name, unit and bucket boundary omie-otel emits.
 
 These names are a public contract: dashboards, alert rules and users' queries depend on them. They live in this one
-module so a rename is one visible diff. MCP names follow the OpenTelemetry MCP semantic conventions (semconv 1.39,
-``gen-ai/mcp.md``); host names follow the ``system.*`` / ``process.*`` conventions; ``omie.*`` names are ours.
+module so a rename is one visible diff.
+
+Versions followed:
+
+* MCP: the gen-ai conventions (``open-telemetry/semantic-conventions-genai``, ``docs/gen-ai/mcp.md``, whose shared
+  attributes point at semantic-conventions **v1.41.1**). Errors: ``error.type`` is the JSON-RPC error code (and
+  ``rpc.response.status_code`` carries the same code) whenever the client receives a JSON-RPC error, *any* code,
+  ``-32601`` and ``-32602`` included (the text makes no exception for client-caused codes); a ``tools/call`` answered
+  with ``isError: true`` (a failing tool, an unknown tool, invalid arguments) is ``tool_error`` with no status code.
+  ``mcp.session.id`` is set only when the request is part of a session (never on protocol 2026-07-28, which has none).
+* System, process and HTTP: semantic-conventions **v1.44.0** (``system.*``, ``process.*``, ``http.client.*``).
+* ``omie.*`` and ``omie_otel.*`` names are ours.
 
 Example:
     >>> from omie_otel import semconv
