@@ -282,10 +282,25 @@ async def test_no_session_id_on_sessionless_protocol(telemetry: Any) -> None:
 async def test_session_duration_recorded_per_session(telemetry: Any) -> None:
     mcp = make_server()
     omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
-    await call(mcp, "listar_clientes")
-    await call(mcp, "listar_clientes")
+    kw = {"mode": "legacy"} if FASTMCP_MAJOR >= 4 else {}
+    for _ in range(2):
+        async with Client(mcp, **kw) as client:
+            await client.call_tool("listar_clientes", {})
     points = telemetry.points(sc.MCP_SERVER_SESSION_DURATION)
     assert sum(p.count for p in points) == 2
+    (point,) = points
+    assert point.attributes[sc.MCP_PROTOCOL_VERSION][:2] == "20"
+    assert sc.ERROR_TYPE not in point.attributes
+
+
+async def test_no_session_duration_without_a_session(telemetry: Any) -> None:
+    if FASTMCP_MAJOR < 4:
+        pytest.skip("protocol 2026-07-28 (sessionless) needs FastMCP 4")
+    mcp = make_server()
+    omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
+    await call(mcp, "listar_clientes")  # the default client negotiates 2026-07-28: no MCP session
+    assert telemetry.points(sc.MCP_SERVER_OPERATION_DURATION)
+    assert sum(p.count for p in telemetry.points(sc.MCP_SERVER_SESSION_DURATION)) == 0
 
 
 # --- 6. context propagation ---------------------------------------------------------------------------------------
@@ -437,3 +452,23 @@ async def test_internal_error_in_middleware_is_swallowed(telemetry: Any, monkeyp
     omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
     result = await call(mcp, "listar_clientes", {"pagina": 4})
     assert result.structured_content["pagina"] == 4
+
+
+async def test_session_that_ends_in_error_records_error_type(telemetry: Any) -> None:
+    from types import SimpleNamespace
+
+    from omie_otel._instrument import _timed_session
+    from omie_otel._mcp import note_session_connection
+
+    omie_otel.instrument(make_server(), meter_provider=telemetry.meter_provider)
+
+    async def crashing_session() -> None:
+        note_session_connection(SimpleNamespace(protocol_version="2025-11-25"))
+        raise ConnectionResetError("peer went away")
+
+    with pytest.raises(ConnectionResetError):
+        await _timed_session("tcp")(crashing_session, None, (), {})
+    (point,) = telemetry.points(sc.MCP_SERVER_SESSION_DURATION)
+    assert point.attributes[sc.ERROR_TYPE] == "ConnectionResetError"
+    assert point.attributes[sc.NETWORK_TRANSPORT] == "tcp"
+    assert point.attributes[sc.MCP_PROTOCOL_VERSION] == "2025-11-25"

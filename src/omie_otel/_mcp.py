@@ -36,6 +36,8 @@ from omie_otel._guard import internal_error
 
 __all__ = [
     "McpTelemetry",
+    "note_session_connection",
+    "session_scope",
     "JoiningTracer",
     "current_transport",
     "transport_scope",
@@ -84,6 +86,7 @@ _request: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("omie
 _seam_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("omie_otel_seam_span", default=None)
 _seam_outcome: contextvars.ContextVar[_Outcome | None] = contextvars.ContextVar("omie_otel_seam_outcome", default=None)
 _transport: contextvars.ContextVar[str | None] = contextvars.ContextVar("omie_otel_transport", default=None)
+_session: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("omie_otel_session", default=None)
 
 _MAX_METRIC_NAMES = 500
 _TARGETED = {"tools/call": sc.GEN_AI_TOOL_NAME, "prompts/get": sc.GEN_AI_PROMPT_NAME}
@@ -102,6 +105,24 @@ def transport_scope(value: str) -> Iterator[None]:
         yield
     finally:
         _transport.reset(token)
+
+
+@contextmanager
+def session_scope() -> Iterator[dict[str, Any]]:
+    """Facts about one MCP session (its protocol version, its mcp >= 2 ``Connection``), filled from inside it."""
+    facts: dict[str, Any] = {}
+    token = _session.set(facts)
+    try:
+        yield facts
+    finally:
+        _session.reset(token)
+
+
+def note_session_connection(connection: Any) -> None:
+    """mcp >= 2 made a handshake-era (loop-mode) connection: the session being timed has one, with this version."""
+    facts = _session.get()
+    if facts is not None:
+        facts["connection"] = connection
 
 
 # --- request facts, read defensively across FastMCP / mcp versions ---------------------------------------------------
@@ -519,6 +540,9 @@ class McpTelemetryMiddleware(_Middleware):  # type: ignore[misc,valid-type]
             extra[sc.MCP_PROTOCOL_VERSION] = version
             metric_attrs[sc.MCP_PROTOCOL_VERSION] = t.bounded_version(version)
         session_id = _session_id(context, version)
+        facts = _session.get()  # mcp 1.x: requests run inside the session's task; mcp >= 2 reads its Connection
+        if facts is not None and version is not None:
+            facts.setdefault(sc.MCP_PROTOCOL_VERSION, version)
         if session_id is not None:
             extra[sc.MCP_SESSION_ID] = session_id
         name = f"{method} {target}" if target_key else method
