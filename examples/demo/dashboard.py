@@ -166,6 +166,10 @@ def read_summary(telemetry: DemoTelemetry) -> Summary:
         elif name == sc.OMIE_CLIENT_POOL_CONNECTIONS:
             state = str(attrs.get(sc.OMIE_CLIENT_POOL_STATE))
             s.pool[state] = s.pool.get(state, 0) + int(point.value)
+        elif name in (sc.PROCESS_CPU_UTILIZATION, sc.SYSTEM_CPU_UTILIZATION):
+            if attrs.get(sc.CPU_MODE) not in sc.CPU_MODES_IDLE and sc.CPU_LOGICAL_NUMBER not in attrs:
+                key = _HOST[name]  # busy = the sum over the cpu.mode values that are not idle
+                s.host[key] = s.host.get(key, 0.0) + point.value
         elif name in _HOST and not attrs:
             s.host[_HOST[name]] = point.value
     s.spans, s.fault_traces = telemetry.spans.snapshot()

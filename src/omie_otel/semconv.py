@@ -97,23 +97,40 @@ OMIE_DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 
 
 # --- Host and process metrics (OpenTelemetry semconv) -----------------------------------------------------------------
 SYSTEM_CPU_UTILIZATION: Final = "system.cpu.utilization"
+SYSTEM_CPU_TIME: Final = "system.cpu.time"
 SYSTEM_MEMORY_USAGE: Final = "system.memory.usage"
 SYSTEM_MEMORY_UTILIZATION: Final = "system.memory.utilization"
 SYSTEM_FILESYSTEM_USAGE: Final = "system.filesystem.usage"
 SYSTEM_FILESYSTEM_UTILIZATION: Final = "system.filesystem.utilization"
 SYSTEM_NETWORK_IO: Final = "system.network.io"
 PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"
+PROCESS_CPU_TIME: Final = "process.cpu.time"
 PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
-PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: Final = "process.open_file_descriptor.count"
+PROCESS_UNIX_FILE_DESCRIPTOR_COUNT: Final = "process.unix.file_descriptor.count"
+#: Deprecated alias kept for code importing it: the series ``process.open_file_descriptor.count`` (deprecated in
+#: semconv) is no longer emitted; this constant now names its replacement.
+PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: Final = PROCESS_UNIX_FILE_DESCRIPTOR_COUNT
 PROCESS_THREAD_COUNT: Final = "process.thread.count"
 CPU_LOGICAL_NUMBER: Final = "cpu.logical_number"
+CPU_MODE: Final = "cpu.mode"
+#: ``cpu.mode`` values we report (semconv well-known values; ``interrupt`` is psutil's irq + softirq).
+CPU_MODES_SYSTEM: Final = ("user", "nice", "system", "idle", "iowait", "interrupt", "steal")
+CPU_MODES_PROCESS: Final = ("user", "system")
+#: Modes that are not "busy": ``system.cpu.utilization`` summed over the other modes is the busy fraction.
+CPU_MODES_IDLE: Final = ("idle", "iowait")
 SYSTEM_MEMORY_STATE: Final = "system.memory.state"
 SYSTEM_DEVICE: Final = "system.device"
 SYSTEM_FILESYSTEM_MOUNTPOINT: Final = "system.filesystem.mountpoint"
 SYSTEM_FILESYSTEM_TYPE: Final = "system.filesystem.type"
 SYSTEM_FILESYSTEM_STATE: Final = "system.filesystem.state"
+SYSTEM_FILESYSTEM_MODE: Final = "system.filesystem.mode"
+NETWORK_INTERFACE_NAME: Final = "network.interface.name"
 NETWORK_IO_DIRECTION: Final = "network.io.direction"
 OMIE_CLIENT_POOL_CONNECTIONS: Final = "omie.client.pool.connections"
+OMIE_CLIENT_POOL_LIMIT: Final = "omie.client.pool.limit"
+"""The pool's ``max_connections`` (httpx ``Limits``)."""
+OMIE_CLIENT_POOL_UTILIZATION: Final = "omie.client.pool.utilization"
+"""Active connections / ``max_connections``: the plan's "pool < 80 %"."""
 OMIE_CLIENT_POOL_STATE: Final = "omie.client.pool.state"
 OMIE_CLIENT_POOL_NAME: Final = "omie.client.pool.name"
 
