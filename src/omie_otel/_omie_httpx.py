@@ -18,7 +18,11 @@ from typing import Any
 import httpx
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.utils import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+from opentelemetry.instrumentation.utils import (
+    _SUPPRESS_HTTP_INSTRUMENTATION_KEY,
+    is_http_instrumentation_enabled,
+    is_instrumentation_enabled,
+)
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -120,6 +124,12 @@ class OmieHttpxInstrumentation:
         self.active = meter.create_up_down_counter(
             sc.OMIE_CLIENT_REQUESTS_ACTIVE, unit="{request}", description="Omie requests in flight, per call"
         )
+        self.http_duration = meter.create_histogram(
+            sc.HTTP_CLIENT_REQUEST_DURATION,
+            unit="s",
+            description="Duration of HTTP client requests",
+            explicit_bucket_boundaries_advisory=list(sc.HTTP_DURATION_BUCKETS),
+        )
         self._lock = threading.Lock()
         self._utilization: dict[tuple[tuple[str, str], ...], tuple[float, float]] = {}
         meter.create_observable_gauge(
@@ -216,7 +226,7 @@ class OmieHttpxInstrumentation:
                     break
         return attrs, body
 
-    def start(self, request: httpx.Request) -> tuple[Any, dict[str, Any], str, float, Any]:
+    def start(self, request: httpx.Request) -> tuple[Any, dict[str, Any], str, float, Any, dict[str, Any]]:
         call, req_attrs = self._request_facts(request)
         endpoint = endpoint_of(request.url.path)
         name = f"omie {call}" if call else f"omie {endpoint}"
@@ -240,17 +250,18 @@ class OmieHttpxInstrumentation:
         # contrib's httpx instrumentor, if also active, skips its transport-level span for this request
         ctx = otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span))
         token = otel_context.attach(ctx)
-        return span, metric_attrs, call or "unknown", time.perf_counter(), token
+        return span, metric_attrs, call or "unknown", time.perf_counter(), token, _http_attributes(request)
 
     def finish(
         self,
-        state: tuple[Any, dict[str, Any], str, float, Any],
+        state: tuple[Any, dict[str, Any], str, float, Any, dict[str, Any]],
         response: httpx.Response | None,
         error: BaseException | None,
     ) -> None:
-        span, metric_attrs, call, start, token = state
+        span, metric_attrs, call, start, token, http_attrs = state
         otel_context.detach(token)
         elapsed = time.perf_counter() - start
+        self.http_duration.record(elapsed, _http_outcome(http_attrs, response, error))
         self.active.add(-1, {sc.OMIE_CALL: call})
         fault: OmieFault | None = None
         attrs: dict[str, Any] = {}
@@ -305,12 +316,44 @@ class OmieHttpxInstrumentation:
         span.end()
 
 
+def _http_attributes(request: httpx.Request) -> dict[str, Any]:
+    """The request's low-cardinality attributes of ``http.client.request.duration`` (semconv HTTP client, stable)."""
+    url = request.url
+    method = request.method.upper()
+    known = method in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
+    attrs: dict[str, Any] = {sc.HTTP_REQUEST_METHOD: method if known else "_OTHER", sc.SERVER_ADDRESS: url.host}
+    port = url.port if url.port is not None else {"https": 443, "http": 80}.get(url.scheme)
+    if port is not None:
+        attrs[sc.SERVER_PORT] = port
+    return attrs
+
+
+def _http_outcome(attrs: dict[str, Any], response: httpx.Response | None, error: BaseException | None) -> dict[str, Any]:
+    """Add the outcome: ``http.response.status_code``, ``network.protocol.version``, and ``error.type`` (the status
+    code from 400 on, else the exception's class) as HTTP semconv says; Omie's own fault kinds stay on ``omie.*``."""
+    out = dict(attrs)
+    if response is not None:
+        out[sc.HTTP_RESPONSE_STATUS_CODE] = response.status_code
+        if response.http_version:
+            out[sc.NETWORK_PROTOCOL_VERSION] = response.http_version.split("/")[-1]
+        if response.status_code >= 400:
+            out[sc.ERROR_TYPE] = str(response.status_code)
+    elif error is not None:
+        out[sc.ERROR_TYPE] = type(error).__qualname__
+    return out
+
+
+def _suppressed() -> bool:
+    """``suppress_instrumentation()`` or ``suppress_http_instrumentation()`` is active: record nothing, as contrib."""
+    return not is_instrumentation_enabled() or not is_http_instrumentation_enabled()
+
+
 def make_wrappers(instr: OmieHttpxInstrumentation) -> tuple[Any, Any]:
     """wrapt wrappers for ``Client.send`` and ``AsyncClient.send``."""
 
     def _begin(args: Any, kwargs: Any) -> Any:
         request = args[0] if args else kwargs.get("request")
-        if not isinstance(request, httpx.Request) or not instr.matches(request.url):
+        if not isinstance(request, httpx.Request) or not instr.matches(request.url) or _suppressed():
             return None
         try:
             return instr.start(request)

@@ -95,6 +95,17 @@ OMIE_CLIENT_RATELIMIT_UTILIZATION: Final = "omie.client.ratelimit.utilization"
 #: Omie answers in 0.1-30 s; below 50 ms is a cache or a local fault.
 OMIE_DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0)
 
+# --- HTTP client (OpenTelemetry semconv, stable) --------------------------------------------------------------------
+HTTP_CLIENT_REQUEST_DURATION: Final = "http.client.request.duration"
+HTTP_REQUEST_METHOD: Final = "http.request.method"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+URL_FULL: Final = "url.full"
+NETWORK_PROTOCOL_VERSION: Final = "network.protocol.version"
+#: Bucket advice from semconv for ``http.client.request.duration``, in seconds.
+HTTP_DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
 # --- Host and process metrics (OpenTelemetry semconv) -----------------------------------------------------------------
 SYSTEM_CPU_UTILIZATION: Final = "system.cpu.utilization"
 SYSTEM_CPU_TIME: Final = "system.cpu.time"
