@@ -85,6 +85,14 @@ class RecentOmieOutcomes:
         self.last: tuple[str, str, float] | None = None
         self.blocked_until: dict[str, float] = {}
         self.failures_in_a_row = 0
+        self._credentials: tuple[str, str] | None = None
+
+    def note_credentials(self, app_key: str, app_secret: str) -> None:
+        """The app key/secret the application itself sent: the only ones the health probe may use. In memory only."""
+        self._credentials = (app_key, app_secret)
+
+    def credentials(self) -> tuple[str, str] | None:
+        return self._credentials
 
     def record(self, call: str, fault: OmieFault | None) -> None:
         kind = "ok" if fault is None else fault.kind
@@ -182,6 +190,8 @@ class OmieHttpxInstrumentation:
             value = body.get(key)
             if isinstance(value, str):
                 register_secret(value, label)
+        if isinstance(body.get("app_key"), str) and isinstance(body.get("app_secret"), str):
+            self.recent.note_credentials(body["app_key"], body["app_secret"])
         # ``call`` becomes a metric attribute, which passes no span processor: scrub it here (a cache hit when clean).
         call = self.scrubber.scrub_text(body["call"]) if isinstance(body.get("call"), str) else None
         params = body.get("param")
