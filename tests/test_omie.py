@@ -325,3 +325,19 @@ def test_suppressed_context_records_no_span_and_no_metric(instrumented: Any, sco
         client.post(OMIE + "geral/clientes/", json=body("ListarClientes", pagina=1))  # outside: recorded again
     assert len(omie_spans(instrumented)) == 1
     assert sum(p.count for p in instrumented.points(sc.HTTP_CLIENT_REQUEST_DURATION)) == 1
+
+
+def test_the_local_simulator_is_recognised_without_omie_url(instrumented: Any) -> None:
+    from omie_otel.simulator import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, OmieSimulator, serve_in_thread
+
+    with serve_in_thread(OmieSimulator(seed=3)) as url, httpx.Client() as client:
+        assert url.startswith("http://127.0.0.1:")
+        answer = client.post(url + "v1/geral/clientes/", json={
+            "call": "ListarClientes", "app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET,
+            "param": [{"pagina": 1, "registros_por_pagina": 5}],
+        })
+        assert answer.status_code == 200
+        client.get(url + "v1/geral/clientes/")  # not Omie-shaped (no JSON body with call/app_key): not an Omie span
+    (span,) = omie_spans(instrumented)
+    assert span.name == "omie ListarClientes" and span.attributes[sc.OMIE_RECORDS_PER_PAGE] == 5
+    assert DEFAULT_APP_SECRET not in json.dumps(dict(span.attributes))

@@ -353,6 +353,22 @@ def _http_outcome(attrs: dict[str, Any], response: httpx.Response | None, error:
     return out
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def _looks_like_omie(request: httpx.Request) -> bool:
+    """The Omie simulator (or any Omie stand-in) on this machine, with no ``omie_url`` configured: a POST on a
+    loopback host to ``/api/v1/...`` whose JSON body carries ``call``, ``app_key`` and ``app_secret``, as every Omie
+    request does. Other hosts still need ``omie_url``: a remote look-alike is not guessed at."""
+    if request.method != "POST" or request.url.host not in _LOOPBACK_HOSTS or "/api/v1/" not in request.url.path:
+        return False
+    try:
+        head = request.content[:_HEAD]
+    except httpx.RequestNotRead:  # a streamed body: leave it alone
+        return False
+    return head[:1] == b"{" and b'"call"' in head and b'"app_key"' in head and b'"app_secret"' in head
+
+
 def _suppressed() -> bool:
     """``suppress_instrumentation()`` or ``suppress_http_instrumentation()`` is active: record nothing, as contrib."""
     return not is_instrumentation_enabled() or not is_http_instrumentation_enabled()
@@ -363,7 +379,9 @@ def make_wrappers(instr: OmieHttpxInstrumentation) -> tuple[Any, Any]:
 
     def _begin(args: Any, kwargs: Any) -> Any:
         request = args[0] if args else kwargs.get("request")
-        if not isinstance(request, httpx.Request) or not instr.matches(request.url) or _suppressed():
+        if not isinstance(request, httpx.Request) or not instr.enabled or _suppressed():
+            return None
+        if not instr.matches(request.url) and not _looks_like_omie(request):
             return None
         try:
             return instr.start(request)
