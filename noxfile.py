@@ -19,6 +19,7 @@ MCP_TESTS = [
     "tests/test_health.py",
     "tests/test_ops_tools.py",
     "tests/test_self_telemetry.py",
+    "tests/test_conformance.py",
 ]
 
 

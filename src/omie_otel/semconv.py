@@ -14,6 +14,10 @@ Versions followed:
 * System, process and HTTP: semantic-conventions **v1.44.0** (``system.*``, ``process.*``, ``http.client.*``).
 * ``omie.*`` and ``omie_otel.*`` names are ours.
 
+``tests/test_conformance.py`` checks every name, instrument kind, unit and closed enum value a realistic workload
+emits against the registry data of the installed ``opentelemetry-semantic-conventions`` (schema 1.44.0), and our own
+names against this module.
+
 Example:
     >>> from omie_otel import semconv
     >>> semconv.MCP_METHOD_NAME
