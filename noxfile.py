@@ -21,6 +21,7 @@ MCP_TESTS = [
     "tests/test_self_telemetry.py",
     "tests/test_reinstrument.py",
     "tests/test_omie_malformed.py",
+    "tests/test_conformance.py",
 ]
 
 

@@ -22,7 +22,8 @@ ROW = re.compile(r"^  (?P<name>\w+)\s+(?P<count>\d+)\s+(?P<rate>[\d.]+)\s+(?P<p5
 
 def run_demo(seconds: float, **env: str) -> subprocess.CompletedProcess[str]:
     # OMIE_OTEL_RAISE_INTERNAL_ERRORS (set by conftest) stays: a library bug must fail the demo, not hide.
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OMIE_APP_", "OMIE_API_"))}
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("OTEL_", "OMIE_APP_", "OMIE_API_", "LC_")) and k != "LANG"}
     return subprocess.run(
         [sys.executable, "-m", "examples.demo"],
         cwd=ROOT,
@@ -39,14 +40,16 @@ def counts(text: str) -> Counter[str]:
 
 
 def test_demo_shows_real_numbers_from_the_telemetry_and_exits_0() -> None:
-    proc = run_demo(5)
+    proc = run_demo(5)  # no LANG at all: Brazilian Portuguese, the default
     out = proc.stdout
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert re.search(r"Simulador Omie: http://127\.0\.0\.1:\d+/api/v1/", out)
     assert re.search(r"Servidor MCP: +http://127\.0\.0\.1:\d+/mcp", out)
-    assert out.count("── ") >= 2, "no live refresh"
+    # stdout is a pipe, not a terminal: no live refresh blocks, one final summary
+    assert "── " not in out and out.count("Resumo final") == 1
+    assert max(len(line) for line in out.splitlines()) <= 100
 
-    final = out.split("Resumo final", 1)[1]
+    final = re.sub(r"\n {4,}", " ", out.split("Resumo final", 1)[1])  # undo the wrapping at 100 columns
     rows = {m["name"]: m for m in ROW.finditer(final)}
     tools = {name: row for name, row in rows.items() if name.startswith(("consultar_", "cadastrar_", "testar_"))}
     assert len(tools) >= 4 and int(tools["consultar_clientes"]["count"]) > 0, final
@@ -66,6 +69,48 @@ def test_demo_shows_real_numbers_from_the_telemetry_and_exits_0() -> None:
     assert "make stack-up" in final and "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 make demo" in final
     assert DEFAULT_APP_SECRET not in out + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+
+
+def test_demo_speaks_english_when_lang_says_so_and_fits_100_columns() -> None:
+    proc = run_demo(3, LANG="en_US.UTF-8")
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(r"Omie simulator: http://127\.0\.0\.1:\d+/api/v1/", out)
+    assert out.count("Final summary") == 1 and "MCP tools" in out and "Cross-check in the simulator" in out
+    assert "Resumo final" not in out and "Conferência" not in out and "agentes" not in out
+    assert re.search(r"^  all\s+\d+", out, re.M)
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_lang_precedence_and_portuguese_default() -> None:
+    from examples.demo.lang import english
+
+    assert english({}) is False
+    assert english({"LANG": "pt_BR.UTF-8"}) is False
+    assert english({"LANG": "C.UTF-8"}) is False
+    assert english({"LANG": "en_GB.UTF-8"}) is True
+    assert english({"LANG": "en_US.UTF-8", "LC_ALL": "pt_BR.UTF-8"}) is False  # LC_ALL wins, as POSIX says
+    assert english({"LANG": "pt_BR.UTF-8", "LC_MESSAGES": "en_US"}) is True
+
+
+def test_terminal_gets_live_summaries_redrawn_within_100_columns() -> None:
+    import io
+
+    from examples.demo.runner import _Screen
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term, pipe = Terminal(), io.StringIO()
+    body = render(Summary(), elapsed=1.0) + "\n  " + "x" * 180
+    for stream in (term, pipe):
+        screen = _Screen(stream)
+        screen.show("2 s de 40 s", body, "banner")
+        screen.show("4 s de 40 s", body, "banner")
+    assert term.getvalue().count("── ") == 2 and term.getvalue().count("\x1b[2J") == 2
+    assert max(len(line.replace("\x1b[H\x1b[2J", "")) for line in term.getvalue().splitlines()) <= 100
+    assert pipe.getvalue() == ""
 
 
 def test_demo_ships_otlp_when_an_endpoint_is_set() -> None:

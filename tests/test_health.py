@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import socket
 import subprocess
@@ -87,7 +88,7 @@ def test_report_shape_and_no_traffic_no_keys_is_unknown_not_a_failure(telemetry:
     report = health.check()
     assert [c.name for c in report.checks] == CHECKS
     omie = by_name(report)["omie_api"]
-    assert omie.status == "unknown" and "no OMIE_APP_KEY/OMIE_APP_SECRET" in omie.detail
+    assert omie.status == "unknown" and "no app key" in omie.detail
     assert (report.status, report.ready, report.http_status) == ("ok", True, 200)
     data = report.to_dict()
     assert set(data) == {"status", "ready", "checked_at", "checks"}
@@ -294,29 +295,97 @@ def simulator() -> Iterator[tuple[OmieSimulator, str]]:
         yield sim, url
 
 
-def test_probe_when_idle_is_cached_so_metric_collections_never_trip_redundant(
+def app_used(*credentials: str) -> RecentOmieOutcomes:
+    """Omie outcomes after the application itself sent these credentials (long ago: no passive evidence now)."""
+    recent = RecentOmieOutcomes()
+    recent.note_credentials(*credentials)
+    return recent
+
+
+def test_probe_only_from_a_readiness_check_after_a_minute_cached_and_never_redundant(
     telemetry: Any, simulator: tuple[OmieSimulator, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim, url = simulator
-    monkeypatch.setenv("OMIE_APP_KEY", DEFAULT_APP_KEY)
+    monkeypatch.setenv("OMIE_APP_KEY", DEFAULT_APP_KEY)  # never read by the probe: the app has not used it yet
     monkeypatch.setenv("OMIE_APP_SECRET", DEFAULT_APP_SECRET)
     omie_otel.instrument(meter_provider=telemetry.meter_provider, omie_url=url, host_metrics=False,
                          health_memory_threshold=100, health_disk_threshold=100)
-    for _ in range(5):  # five metric collections in a row
+    state = omie_otel._instrument.current_state()
+    assert by_name(health.check())["omie_api"].status == "unknown"
+    assert sim.stats.calls == {}, "credentials from the environment are never used"
+    # The application calls Omie itself (through the instrumented httpx): now its credentials are known.
+    with httpx.Client(base_url=url) as client:
+        client.post("v1/geral/clientes/", json={"call": "ListarClientes", "app_key": DEFAULT_APP_KEY,
+                                             "app_secret": DEFAULT_APP_SECRET, "param": [{"pagina": 1}]})
+    skew = {"s": 301.0}  # five minutes later: the passive evidence expired, the first minute is long past
+    state.health._clock = lambda: time.monotonic() + skew["s"]
+    state.health._report_ttl = 0
+    for _ in range(5):  # metric collections never probe, however stale the evidence
         points = {p.attributes[sc.OMIE_OTEL_HEALTH_CHECK]: p.value for p in telemetry.points(sc.OMIE_OTEL_HEALTH_STATUS)}
-        assert points["omie_api"] == 1.0
-    assert sim.stats.calls == {"ListarCategorias": 1}
-    omie = by_name(health.check())["omie_api"]
-    assert omie.status == "ok" and "(ListarCategorias)" in omie.detail
+        assert "omie_api" not in points  # unknown: no point
+    assert sim.stats.calls == {"ListarClientes": 1}
+    omie = by_name(health.check())["omie_api"]  # a readiness check: now it probes, once
+    assert omie.status == "ok" and "ListarCategorias" in omie.detail
+    for _ in range(3):
+        health.check()
+    assert sim.stats.calls == {"ListarClientes": 1, "ListarCategorias": 1}
     (span,) = telemetry.finished(name="omie ListarCategorias")  # the probe is an ordinary, visible Omie call
     assert DEFAULT_APP_SECRET not in json.dumps(dict(span.attributes))
+    # The next probe, 65 s+ later, never repeats the previous parameters (Omie's REDUNDANT: same call and params)
+    first_rows = span.attributes.get(sc.OMIE_RECORDS_PER_PAGE)
+    skew["s"] += 602
+    assert by_name(health.check())["omie_api"].status == "ok"
+    second = [s for s in telemetry.finished(name="omie ListarCategorias") if s is not span]
+    assert len(second) == 1 and second[0].attributes.get(sc.OMIE_RECORDS_PER_PAGE) != first_rows
+
+
+def test_no_probe_in_the_first_minute(simulator: tuple[OmieSimulator, str]) -> None:
+    sim, url = simulator
+    clock = Clock()
+    c = checker(clock, app_used(DEFAULT_APP_KEY, DEFAULT_APP_SECRET), omie_url=url, omie_probe=True)
+    assert by_name(c.check())["omie_api"].status == "unknown"
+    clock.now += 59
+    c.check()
+    assert c.probes_sent == 0 and sim.stats.calls == {}
+    clock.now += 2
+    assert by_name(c.check())["omie_api"].status == "ok"
+    assert c.probes_sent == 1
+
+
+def test_short_lived_stdio_process_never_probes(simulator: tuple[OmieSimulator, str], tmp_path: Path) -> None:
+    """A stdio server that calls Omie and exits within seconds: its exit flush collects the health gauge, which must
+    not call Omie (one Omie request in all: the tool's own)."""
+    sim, url = simulator
+    script = tmp_path / "stdio_once.py"
+    script.write_text(
+        "import asyncio, httpx\n"
+        "from fastmcp import Client, FastMCP\n"
+        "import omie_otel\n"
+        "mcp = FastMCP('curto')\n"
+        "@mcp.tool\n"
+        "def clientes() -> int:\n"
+        f"    r = httpx.post('{url}v1/geral/clientes/', json={{'call': 'ListarClientes', 'app_key': '{DEFAULT_APP_KEY}',"
+        f" 'app_secret': '{DEFAULT_APP_SECRET}', 'param': [{{'pagina': 1}}]}})\n"
+        "    return r.status_code\n"
+        f"omie_otel.instrument(mcp, omie_url='{url}', host_metrics=False)\n"
+        "async def main():\n"
+        "    async with Client(mcp) as c:\n"
+        "        print((await c.call_tool('clientes', {})).data)\n"
+        "asyncio.run(main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OMIE_OTEL_"))}
+    env.update(PYTHONPATH=str(Path(__file__).parent.parent), OTEL_TRACES_EXPORTER="none",
+               OTEL_METRICS_EXPORTER="console", OTEL_LOGS_EXPORTER="none", OTEL_METRIC_EXPORT_INTERVAL="100")
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "200" in out.stdout, out.stderr[-2000:]
+    assert "omie_otel.health.status" in out.stdout  # the gauge was collected, at exit too
+    assert sim.stats.calls == {"ListarClientes": 1}
 
 
 def test_probe_with_a_bad_key_fails_and_backs_off(simulator: tuple[OmieSimulator, str]) -> None:
     sim, url = simulator
     clock = Clock()
-    c = checker(clock, omie_url=url, omie_probe=True,
-                environ={"OMIE_APP_KEY": "0000000000000", "OMIE_APP_SECRET": "errado-errado"})
+    c = checker(clock, app_used("0000000000000", "errado-errado"), omie_url=url, omie_probe=True, probe_grace=0)
     omie = by_name(c.check())["omie_api"]
     assert omie.status == "fail" and "auth" in omie.detail
     clock.now += 299
@@ -339,8 +408,8 @@ def test_probe_ttl_is_never_below_65_seconds() -> None:
 
 def test_unreachable_omie_probe_fails() -> None:
     port = free_port()  # nothing listens there
-    c = checker(Clock(), omie_url=f"http://127.0.0.1:{port}/api/", omie_probe=True, probe_timeout=1,
-                environ={"OMIE_APP_KEY": "k" * 13, "OMIE_APP_SECRET": "s" * 13})
+    c = checker(Clock(), app_used("k" * 13, "s" * 13), omie_url=f"http://127.0.0.1:{port}/api/", omie_probe=True,
+                probe_timeout=1, probe_grace=0)
     omie = by_name(c.check())["omie_api"]
     assert omie.status == "fail" and "could not reach Omie" in omie.detail
 

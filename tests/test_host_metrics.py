@@ -37,6 +37,8 @@ pmem = namedtuple("pmem", "rss vms")
 
 ALL_METRICS = {
     semconv.SYSTEM_CPU_UTILIZATION,
+    semconv.SYSTEM_CPU_TIME,
+    semconv.PROCESS_CPU_TIME,
     semconv.SYSTEM_MEMORY_USAGE,
     semconv.SYSTEM_MEMORY_UTILIZATION,
     semconv.SYSTEM_FILESYSTEM_USAGE,
@@ -44,12 +46,17 @@ ALL_METRICS = {
     semconv.SYSTEM_NETWORK_IO,
     semconv.PROCESS_CPU_UTILIZATION,
     semconv.PROCESS_MEMORY_USAGE,
-    semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT,
+    semconv.PROCESS_UNIX_FILE_DESCRIPTOR_COUNT,
     semconv.PROCESS_THREAD_COUNT,
     semconv.OMIE_CLIENT_POOL_CONNECTIONS,
+    semconv.OMIE_CLIENT_POOL_LIMIT,
+    semconv.OMIE_CLIENT_POOL_UTILIZATION,
 }
-#: What a collection reports with no registered pool: the pool gauge has nothing to observe.
-HOST_METRICS = ALL_METRICS - {semconv.OMIE_CLIENT_POOL_CONNECTIONS}
+POOL_METRICS = {
+    semconv.OMIE_CLIENT_POOL_CONNECTIONS, semconv.OMIE_CLIENT_POOL_LIMIT, semconv.OMIE_CLIENT_POOL_UTILIZATION,
+}
+#: What a collection reports with no registered pool: the pool gauges have nothing to observe.
+HOST_METRICS = ALL_METRICS - POOL_METRICS
 
 
 def cpu(user: float = 0.0, system: float = 0.0, idle: float = 0.0, iowait: float = 0.0, guest: float = 0.0) -> Any:
@@ -175,6 +182,13 @@ def by(points: list[tuple[dict[str, Any], float]], *keys: str) -> dict[Any, floa
     return result
 
 
+def busy(points: list[tuple[dict[str, Any], float]], **attrs: Any) -> float:
+    """Sum over the busy ``cpu.mode`` values (all but idle and iowait) of the points matching ``attrs``."""
+    matching = [(a, v) for a, v in points if all(a.get(k) == val for k, val in attrs.items())]
+    assert matching and all(semconv.CPU_MODE in a for a, _ in matching), points
+    return sum(v for a, v in matching if a[semconv.CPU_MODE] not in semconv.CPU_MODES_IDLE)
+
+
 def single(points: list[tuple[dict[str, Any], float]]) -> float:
     assert len(points) == 1 and points[0][0] == {}, points
     return points[0][1]
@@ -191,19 +205,34 @@ def warnings_about(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.
 # --- every metric, with exact mocked values ---------------------------------------------------------------------------
 
 
-def test_system_cpu_utilization_is_busy_fraction_since_start_without_attribute(fake, reader):
+def test_system_cpu_utilization_is_the_fraction_per_cpu_mode_since_start(fake, reader):
     started(reader)  # baseline: busy 20 s of 100 s
     fake.cpu = cpu(user=40, system=15, idle=130, iowait=15, guest=4)  # busy 59-4 guest = 55... of 200 s
     points = collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]
-    # Δtotal = 100 (guest not counted twice), Δidle+iowait = 60 -> 0.4; counting guest twice would give 42/102.
-    assert single(points) == pytest.approx(0.4)
+    # Δtotal = 100 (guest not counted twice): user 30, system 10, idle 50, iowait 10; the modes sum to 1.
+    assert by(points, semconv.CPU_MODE) == {
+        "user": pytest.approx(0.3), "nice": 0.0, "system": pytest.approx(0.1), "idle": pytest.approx(0.5),
+        "iowait": pytest.approx(0.1), "interrupt": 0.0, "steal": 0.0,
+    }
+    assert busy(points) == pytest.approx(0.4)  # counting guest twice would give 42/102
 
 
 def test_system_cpu_utilization_per_cpu_has_logical_number(fake, reader):
     started(reader, per_cpu=True)
     fake.per_cpu = [cpu(user=9, idle=11), cpu(user=1, system=1, idle=18)]  # Δ: 5 of 10 busy, 1 of 10 busy
     points = collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]
-    assert by(points, semconv.CPU_LOGICAL_NUMBER) == {0: pytest.approx(0.5), 1: pytest.approx(0.1)}
+    assert {a[semconv.CPU_LOGICAL_NUMBER] for a, _ in points} == {0, 1}
+    assert busy(points, **{semconv.CPU_LOGICAL_NUMBER: 0}) == pytest.approx(0.5)
+    assert busy(points, **{semconv.CPU_LOGICAL_NUMBER: 1}) == pytest.approx(0.1)
+
+
+def test_cpu_time_counters_by_mode(fake, reader):
+    started(reader)
+    metrics = collect(reader)
+    assert by(metrics[semconv.SYSTEM_CPU_TIME], semconv.CPU_MODE) == {
+        "user": 10, "nice": 0, "system": 5, "idle": 80, "iowait": 5, "interrupt": 0, "steal": 0,
+    }
+    assert by(metrics[semconv.PROCESS_CPU_TIME], semconv.CPU_MODE) == {"user": 1.0, "system": 0.5}
 
 
 def test_cpu_utilization_repeats_last_value_when_no_time_passed(fake, reader):
@@ -213,7 +242,8 @@ def test_cpu_utilization_repeats_last_value_when_no_time_passed(fake, reader):
     first = collect(reader)
     second = collect(reader)  # nothing advanced: a 0/0 interval repeats the last reading rather than inventing a 0
     for name in (semconv.SYSTEM_CPU_UTILIZATION, semconv.PROCESS_CPU_UTILIZATION):
-        assert single(second[name]) == single(first[name]) > 0
+        assert by(second[name], semconv.CPU_MODE) == by(first[name], semconv.CPU_MODE)
+        assert busy(second[name]) > 0
 
 
 def test_memory_usage_and_utilization_by_state(fake, reader):
@@ -242,6 +272,7 @@ FS_KEYS = (
     semconv.SYSTEM_DEVICE,
     semconv.SYSTEM_FILESYSTEM_TYPE,
     semconv.SYSTEM_FILESYSTEM_STATE,
+    semconv.SYSTEM_FILESYSTEM_MODE,
 )
 
 
@@ -259,17 +290,17 @@ def test_filesystem_usage_and_utilization_real_filesystems_once_per_device(fake,
     started(reader)
     metrics = collect(reader)
     assert by(metrics[semconv.SYSTEM_FILESYSTEM_USAGE], *FS_KEYS) == {
-        ("/", "/dev/sda1", "ext4", "used"): 600,
-        ("/", "/dev/sda1", "ext4", "free"): 300,
-        ("/data", "/dev/sdb1", "xfs", "used"): 1000,
-        ("/data", "/dev/sdb1", "xfs", "free"): 3000,
+        ("/", "/dev/sda1", "ext4", "used", "rw"): 600,
+        ("/", "/dev/sda1", "ext4", "free", "rw"): 300,
+        ("/data", "/dev/sdb1", "xfs", "used", "rw"): 1000,
+        ("/data", "/dev/sdb1", "xfs", "free", "rw"): 3000,
     }
     # used / (used + free), as df shows it: the 100 bytes reserved for root on "/" do not count.
     assert by(metrics[semconv.SYSTEM_FILESYSTEM_UTILIZATION], *FS_KEYS) == {
-        ("/", "/dev/sda1", "ext4", "used"): pytest.approx(600 / 900),
-        ("/", "/dev/sda1", "ext4", "free"): pytest.approx(300 / 900),
-        ("/data", "/dev/sdb1", "xfs", "used"): 0.25,
-        ("/data", "/dev/sdb1", "xfs", "free"): 0.75,
+        ("/", "/dev/sda1", "ext4", "used", "rw"): pytest.approx(600 / 900),
+        ("/", "/dev/sda1", "ext4", "free", "rw"): pytest.approx(300 / 900),
+        ("/data", "/dev/sdb1", "xfs", "used", "rw"): 0.25,
+        ("/data", "/dev/sdb1", "xfs", "free", "rw"): 0.75,
     }
 
 
@@ -281,30 +312,40 @@ def test_filesystem_overlay_container_root_is_kept(fake, reader):
     started(reader)
     points = collect(reader)[semconv.SYSTEM_FILESYSTEM_USAGE]
     assert by(points, *FS_KEYS) == {
-        ("/", "overlay", "overlay", "used"): 40,
-        ("/", "overlay", "overlay", "free"): 60,
-        ("/etc/hosts", "/dev/vda", "ext4", "used"): 300,
-        ("/etc/hosts", "/dev/vda", "ext4", "free"): 600,
+        ("/", "overlay", "overlay", "used", "rw"): 40,
+        ("/", "overlay", "overlay", "free", "rw"): 60,
+        ("/etc/hosts", "/dev/vda", "ext4", "used", "rw"): 300,
+        ("/etc/hosts", "/dev/vda", "ext4", "free", "rw"): 600,
     }
 
 
-def test_network_io_is_a_counter_summed_over_non_loopback_interfaces(fake, reader):
+def test_network_io_is_a_counter_per_non_loopback_interface(fake, reader):
     started(reader)
     metrics = collect(reader)
-    assert by(metrics[semconv.SYSTEM_NETWORK_IO], semconv.NETWORK_IO_DIRECTION) == {"transmit": 110, "receive": 220}
+    assert by(metrics[semconv.SYSTEM_NETWORK_IO], semconv.NETWORK_INTERFACE_NAME, semconv.NETWORK_IO_DIRECTION) == {
+        ("eth0", "transmit"): 100, ("eth0", "receive"): 200, ("wlan0", "transmit"): 10, ("wlan0", "receive"): 20,
+    }
+
+
+def test_read_only_filesystem_has_mode_ro(fake, reader):
+    fake.partitions = [sdiskpart("/dev/sdc1", "/", "ext4", "ro,relatime")]
+    started(reader)
+    (attributes, _), *_ = collect(reader)[semconv.SYSTEM_FILESYSTEM_USAGE]
+    assert attributes[semconv.SYSTEM_FILESYSTEM_MODE] == "ro"
 
 
 def test_process_cpu_utilization_is_divided_by_available_cpus(fake, reader):
     started(reader)  # baseline: 1.5 s of CPU at t=100
     fake.process_cpu, fake.clock = pcputimes(6.0, 2.5, 0, 0), 110.0  # 7 s of CPU in 10 s on 4 available CPUs
-    assert single(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(7 / 10 / 4)
+    points = collect(reader)[semconv.PROCESS_CPU_UTILIZATION]
+    assert by(points, semconv.CPU_MODE) == {"user": pytest.approx(5 / 10 / 4), "system": pytest.approx(2 / 10 / 4)}
 
 
 def test_process_cpu_utilization_falls_back_to_cpu_count_without_affinity(fake, reader, monkeypatch):
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # macOS, Windows
     started(reader)
     fake.process_cpu, fake.clock = pcputimes(6.0, 2.5, 0, 0), 110.0
-    assert single(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(7 / 10 / 8)
+    assert busy(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(7 / 10 / 8)
 
 
 def test_first_reading_covers_cpu_used_since_start_not_zero(fake, reader):
@@ -315,15 +356,15 @@ def test_first_reading_covers_cpu_used_since_start_not_zero(fake, reader):
     fake.process_cpu = pcputimes(101.0, 0.0, 0, 0)  # 1 s of CPU in the 2 s since start, on 4 CPUs
     fake.cpu = cpu(user=503, idle=505)  # 3 busy of 8 s since start
     metrics = collect(reader)
-    assert single(metrics[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(0.125)
-    assert single(metrics[semconv.SYSTEM_CPU_UTILIZATION]) == pytest.approx(0.375)
+    assert busy(metrics[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(0.125)
+    assert busy(metrics[semconv.SYSTEM_CPU_UTILIZATION]) == pytest.approx(0.375)
 
 
 def test_process_memory_file_descriptors_threads(fake, reader):
     started(reader)
     metrics = collect(reader)
     assert single(metrics[semconv.PROCESS_MEMORY_USAGE]) == 123456
-    assert single(metrics[semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT]) == 17
+    assert single(metrics[semconv.PROCESS_UNIX_FILE_DESCRIPTOR_COUNT]) == 17
     assert single(metrics[semconv.PROCESS_THREAD_COUNT]) == 5
 
 
@@ -338,6 +379,8 @@ def test_instrument_types_and_units_follow_semconv(fake, reader):
     }
     assert found == {
         semconv.SYSTEM_CPU_UTILIZATION: (Gauge, None, "1"),
+        semconv.SYSTEM_CPU_TIME: (Sum, True, "s"),
+        semconv.PROCESS_CPU_TIME: (Sum, True, "s"),
         semconv.SYSTEM_MEMORY_USAGE: (Sum, False, "By"),
         semconv.SYSTEM_MEMORY_UTILIZATION: (Gauge, None, "1"),
         semconv.SYSTEM_FILESYSTEM_USAGE: (Sum, False, "By"),
@@ -345,7 +388,7 @@ def test_instrument_types_and_units_follow_semconv(fake, reader):
         semconv.SYSTEM_NETWORK_IO: (Sum, True, "By"),
         semconv.PROCESS_CPU_UTILIZATION: (Gauge, None, "1"),
         semconv.PROCESS_MEMORY_USAGE: (Sum, False, "By"),
-        semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: (Sum, False, "{file_descriptor}"),
+        semconv.PROCESS_UNIX_FILE_DESCRIPTOR_COUNT: (Sum, False, "{file_descriptor}"),
         semconv.PROCESS_THREAD_COUNT: (Sum, False, "{thread}"),
     }
 
@@ -362,8 +405,8 @@ def test_real_host_values_are_in_range(reader):
         sum(range(10_000))  # burn CPU so the first reading has something to show
     metrics = collect(reader)
     assert set(metrics) == HOST_METRICS
-    assert 0 <= single(metrics[semconv.SYSTEM_CPU_UTILIZATION]) <= 1
-    assert 0 < single(metrics[semconv.PROCESS_CPU_UTILIZATION]) <= 1
+    assert 0 <= busy(metrics[semconv.SYSTEM_CPU_UTILIZATION]) <= 1 + 1e-9  # each mode is clamped, not their sum
+    assert 0 < busy(metrics[semconv.PROCESS_CPU_UTILIZATION]) <= 1 + 1e-9
     memory = by(metrics[semconv.SYSTEM_MEMORY_USAGE], semconv.SYSTEM_MEMORY_STATE)
     assert memory["used"] > 0 and memory["free"] > 0
     assert all(0 <= value <= 1 for _, value in metrics[semconv.SYSTEM_MEMORY_UTILIZATION])
@@ -376,7 +419,7 @@ def test_real_host_values_are_in_range(reader):
     assert len(root) == 1 and 0 < root[0] < 1
     assert all(value >= 0 for _, value in metrics[semconv.SYSTEM_NETWORK_IO])
     assert single(metrics[semconv.PROCESS_MEMORY_USAGE]) > 0
-    assert single(metrics[semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT]) > 0
+    assert single(metrics[semconv.PROCESS_UNIX_FILE_DESCRIPTOR_COUNT]) > 0
     assert single(metrics[semconv.PROCESS_THREAD_COUNT]) >= 1
 
 
@@ -405,7 +448,7 @@ def test_real_snapshot_is_json(reader):
         (
             "psutil.Process.num_fds",
             AttributeError("Windows has no num_fds"),
-            semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT,
+            semconv.PROCESS_UNIX_FILE_DESCRIPTOR_COUNT,
         ),
         ("psutil.Process.memory_info", OSError("denied"), semconv.PROCESS_MEMORY_USAGE),
     ],
@@ -418,7 +461,7 @@ def test_failing_psutil_call_drops_only_its_metric_with_one_warning(fake, reader
     assert set(first) == set(second) == HOST_METRICS - {metric}
     assert len(warnings_about(caplog, metric)) == 1
     assert len(warnings_about(caplog, "not reported")) == 1
-    assert single(second[semconv.PROCESS_CPU_UTILIZATION]) >= 0  # the others carry on
+    assert busy(second[semconv.PROCESS_CPU_UTILIZATION]) >= 0  # the others carry on
 
 
 def test_dropped_metric_stays_dropped_when_the_call_recovers(fake, reader, caplog):
@@ -524,7 +567,7 @@ def test_excluded_metric_is_never_read(fake, reader, caplog):
         metrics = collect_later(fake, reader)
         snapshot = host.snapshot()
     cpu_times.assert_not_called()
-    assert set(metrics) == HOST_METRICS - {semconv.SYSTEM_CPU_UTILIZATION}
+    assert set(metrics) == HOST_METRICS - {semconv.SYSTEM_CPU_UTILIZATION, semconv.SYSTEM_CPU_TIME}
     assert "cpu" not in snapshot and warnings_about(caplog, "") == []
 
 
@@ -539,7 +582,7 @@ def test_per_cpu_from_environment(fake, reader, value):
     with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": value}):
         started(reader)
     fake.per_cpu = [cpu(user=9, idle=11), cpu(user=1, system=1, idle=18)]
-    assert set(by(collect(reader)[semconv.SYSTEM_CPU_UTILIZATION], semconv.CPU_LOGICAL_NUMBER)) == {0, 1}
+    assert {a[semconv.CPU_LOGICAL_NUMBER] for a, _ in collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]} == {0, 1}
 
 
 @pytest.mark.parametrize("value", ["false", "0", "Off", "no", ""])
@@ -547,14 +590,18 @@ def test_per_cpu_off_from_environment(fake, reader, value):
     with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": value}):
         started(reader)
     fake.cpu = cpu(user=40, system=15, idle=130, iowait=15, guest=4)
-    assert single(collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]) == pytest.approx(0.4)
+    points = collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]
+    assert all(semconv.CPU_LOGICAL_NUMBER not in a for a, _ in points)
+    assert busy(points) == pytest.approx(0.4)
 
 
 def test_per_cpu_argument_wins_over_environment(fake, reader):
     with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": "true"}):
         started(reader, per_cpu=False)
     fake.cpu = cpu(user=40, system=15, idle=130, iowait=15, guest=4)
-    assert single(collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]) == pytest.approx(0.4)
+    points = collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]
+    assert all(semconv.CPU_LOGICAL_NUMBER not in a for a, _ in points)
+    assert busy(points) == pytest.approx(0.4)
 
 
 def test_bad_per_cpu_environment_value_names_variable_value_and_accepted_values(reader):
@@ -582,7 +629,7 @@ def test_stop_then_callbacks_yield_nothing_and_start_resumes(fake, reader):
     fake.cpu = fake.cpu._replace(user=fake.cpu.user + 1)
     metrics = collect(reader)
     assert set(metrics) == HOST_METRICS
-    assert single(metrics[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(2 / 10 / 4)
+    assert busy(metrics[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(2 / 10 / 4)
 
 
 def test_second_start_warns_and_changes_nothing(fake, reader, caplog):
@@ -590,7 +637,7 @@ def test_second_start_warns_and_changes_nothing(fake, reader, caplog):
     fake.process_cpu, fake.clock = pcputimes(6.0, 2.5, 0, 0), 110.0
     host.start()  # must not move the baseline
     assert len(warnings_about(caplog, "start() called twice")) == 1
-    assert single(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(7 / 10 / 4)
+    assert busy(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(7 / 10 / 4)
 
 
 # --- snapshot ---------------------------------------------------------------------------------------------------------
@@ -634,7 +681,7 @@ def test_snapshot_exact_values(fake, reader):
         "pools": {},
     }
     # The snapshot keeps its own CPU baseline: the metrics still see the whole interval since start.
-    assert single(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(0.175)
+    assert busy(collect(reader)[semconv.PROCESS_CPU_UTILIZATION]) == pytest.approx(0.175)
 
 
 def test_snapshot_adds_the_container_memory_under_a_cgroup_limit_and_keeps_the_metrics(fake, reader, tmp_path):
@@ -657,7 +704,7 @@ def test_snapshot_leaves_out_excluded_and_nulls_dropped(fake, reader):
     assert set(snapshot) == {"process", "pools"}
     assert set(snapshot["process"]) == {"pid", "cpu_utilization", "memory_rss", "open_file_descriptors"}
     assert snapshot["process"]["open_file_descriptors"] is None
-    assert semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT not in collect(reader)  # dropped for the metrics too
+    assert semconv.PROCESS_UNIX_FILE_DESCRIPTOR_COUNT not in collect(reader)  # dropped for the metrics too
 
 
 # --- httpx connection pools -------------------------------------------------------------------------------------------
@@ -740,6 +787,29 @@ def test_pool_client_is_held_weakly(reader):
     gc.collect()
     assert semconv.OMIE_CLIENT_POOL_CONNECTIONS not in collect(reader)
     assert host_metrics._POOLS == {}
+
+
+def test_pool_limit_and_utilization_are_active_over_max_connections(reader, server_url):
+    started(reader)
+    with httpx.Client(limits=httpx.Limits(max_connections=4)) as client:
+        register_pool("omie", client)
+        with client.stream("GET", server_url) as response:
+            assert response.status_code == 200
+            metrics = collect(reader)
+        assert by(metrics[semconv.OMIE_CLIENT_POOL_LIMIT], semconv.OMIE_CLIENT_POOL_NAME) == {"omie": 4}
+        assert by(metrics[semconv.OMIE_CLIENT_POOL_UTILIZATION], semconv.OMIE_CLIENT_POOL_NAME) == {"omie": 0.25}
+        idle = collect(reader)  # the connection went back to the pool: idle, not in use
+        assert by(idle[semconv.OMIE_CLIENT_POOL_UTILIZATION], semconv.OMIE_CLIENT_POOL_NAME) == {"omie": 0.0}
+
+
+def test_unlimited_pool_has_no_limit_or_utilization(reader, server_url):
+    started(reader)
+    with httpx.Client(limits=httpx.Limits(max_connections=None)) as client:
+        register_pool("omie", client)
+        client.get(server_url)
+        metrics = collect(reader)
+    assert semconv.OMIE_CLIENT_POOL_CONNECTIONS in metrics
+    assert semconv.OMIE_CLIENT_POOL_LIMIT not in metrics and semconv.OMIE_CLIENT_POOL_UTILIZATION not in metrics
 
 
 def test_pool_without_httpcore_pool_is_dropped_with_one_warning(reader, server_url, caplog):

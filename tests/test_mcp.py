@@ -77,7 +77,10 @@ async def test_tool_call_has_exactly_one_server_span_with_semconv_attributes(tel
     assert span.attributes[sc.MCP_METHOD_NAME] == "tools/call"
     assert span.attributes[sc.GEN_AI_OPERATION_NAME] == "execute_tool"
     assert span.attributes[sc.JSONRPC_REQUEST_ID]
-    assert span.attributes[sc.MCP_SESSION_ID]
+    if FASTMCP_MAJOR >= 4:  # the default client speaks 2026-07-28: no session, so no mcp.session.id (MUST NOT)
+        assert sc.MCP_SESSION_ID not in span.attributes
+    else:
+        assert span.attributes[sc.MCP_SESSION_ID]
     assert span.status.status_code is StatusCode.UNSET
     # nothing captured by default
     assert sc.GEN_AI_TOOL_CALL_ARGUMENTS not in span.attributes
@@ -158,12 +161,34 @@ async def test_tool_error_result_and_unknown_tool_and_validation(telemetry: Any)
     (recusar,) = tool_spans(telemetry, "recusar")
     assert recusar.status.status_code is StatusCode.ERROR
     assert recusar.attributes[sc.ERROR_TYPE] == "tool_error"
+    # An unknown tool and invalid arguments reach the client as `isError: true` results: `tool_error`, no JSON-RPC code
     (unknown,) = tool_spans(telemetry, "nao_existe")
-    assert unknown.status.status_code is StatusCode.ERROR
-    assert unknown.attributes[sc.ERROR_TYPE] in ("NotFoundError", "-32602", "tool_error")
     (invalid,) = [s for s in tool_spans(telemetry, "listar_clientes")]
-    assert invalid.status.status_code is StatusCode.ERROR
-    assert invalid.attributes[sc.ERROR_TYPE]
+    for span in (unknown, invalid):
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes[sc.ERROR_TYPE] == "tool_error", dict(span.attributes)
+        assert sc.RPC_RESPONSE_STATUS_CODE not in span.attributes
+    for tool in ("recusar", "nao_existe", "listar_clientes"):
+        (point,) = duration_points(telemetry, **{sc.GEN_AI_TOOL_NAME: tool})
+        assert point.attributes[sc.ERROR_TYPE] == "tool_error", (tool, dict(point.attributes))
+        assert sc.RPC_RESPONSE_STATUS_CODE not in point.attributes
+
+
+async def test_json_rpc_error_is_one_error_type_on_span_and_metric_with_status_code(telemetry: Any) -> None:
+    mcp = make_server()
+    omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
+    async with Client(mcp) as client:
+        with pytest.raises(Exception, match="omie://nada"):
+            await client.read_resource("omie://nada")
+
+    (span,) = [s for s in telemetry.server_spans() if s.attributes.get(sc.MCP_METHOD_NAME) == "resources/read"]
+    (point,) = duration_points(telemetry, **{sc.MCP_METHOD_NAME: "resources/read"})
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.ERROR_TYPE] == point.attributes[sc.ERROR_TYPE]
+    assert span.attributes.get(sc.RPC_RESPONSE_STATUS_CODE) == point.attributes.get(sc.RPC_RESPONSE_STATUS_CODE)
+    if FASTMCP_MAJOR >= 4:  # the wire answer is JSON-RPC error -32602 (unknown resource = invalid params, SEP-2164)
+        assert point.attributes[sc.ERROR_TYPE] == "-32602"
+        assert point.attributes[sc.RPC_RESPONSE_STATUS_CODE] == "-32602"
 
 
 async def test_is_error_result_returned_by_tool_marks_span(telemetry: Any) -> None:
@@ -193,17 +218,89 @@ async def test_operation_duration_histogram_buckets_and_low_cardinality(telemetr
     (point,) = duration_points(telemetry, **{sc.GEN_AI_TOOL_NAME: "listar_clientes"})
     assert point.count == 3
     assert tuple(point.explicit_bounds) == sc.MCP_DURATION_BUCKETS
-    assert set(point.attributes) == {sc.MCP_METHOD_NAME, sc.GEN_AI_TOOL_NAME}
+    # the recommended attributes of mcp.server.operation.duration, each bounded (no ids, no arguments)
+    assert set(point.attributes) == {
+        sc.MCP_METHOD_NAME, sc.GEN_AI_TOOL_NAME, sc.GEN_AI_OPERATION_NAME, sc.MCP_PROTOCOL_VERSION,
+    }
+    assert point.attributes[sc.GEN_AI_OPERATION_NAME] == "execute_tool"
+    assert point.attributes[sc.MCP_PROTOCOL_VERSION][:2] == "20"
     assert 0 < point.sum < 5
+    # gen_ai.operation.name is for tool calls only (semconv: SHOULD NOT be set otherwise)
+    for p in telemetry.points(sc.MCP_SERVER_OPERATION_DURATION):
+        if p.attributes[sc.MCP_METHOD_NAME] != "tools/call":
+            assert sc.GEN_AI_OPERATION_NAME not in p.attributes
+
+
+def test_protocol_version_on_metrics_is_bounded() -> None:
+    from omie_otel._mcp import McpTelemetry
+
+    t = McpTelemetry.__new__(McpTelemetry)
+    t._versions = set()
+    seen = {t.bounded_version(f"2025-01-{i:02d}") for i in range(1, 29)}
+    assert "_other" in seen and len(seen) <= 17
+
+
+# --- MCP sessions ---------------------------------------------------------------------------------------------------
+def _session_ids(telemetry: Any) -> list[Any]:
+    return [s.attributes.get(sc.MCP_SESSION_ID) for s in telemetry.server_spans()]
+
+
+async def test_session_id_is_the_session_stable_across_requests_and_differs_between_sessions(telemetry: Any) -> None:
+    mcp = make_server()
+    omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
+    kw = {"mode": "legacy"} if FASTMCP_MAJOR >= 4 else {}  # FastMCP 4 default client mode has no sessions
+    for _ in range(2):
+        async with Client(mcp, **kw) as client:
+            await client.ping()
+            await client.list_tools()
+            await client.call_tool("listar_clientes", {})
+            await client.call_tool("nao_existe", {}, raise_on_error=False)
+    methods = [s.attributes[sc.MCP_METHOD_NAME] for s in telemetry.server_spans()]
+    ids = _session_ids(telemetry)
+    if FASTMCP_MAJOR < 3:  # FastMCP 2.x runs initialize middleware without the session: no id to read there
+        ids = [i for m, i in zip(methods, ids, strict=True) if m != "initialize"]
+    assert None not in ids, list(zip(methods, ids, strict=True))
+    assert len(set(ids)) == 2, "one id per session, not per request"
+    if FASTMCP_MAJOR >= 4:  # FastMCP 4 spans initialize and ping too, and they carry the session id
+        assert {"initialize", "ping"} <= set(methods)
+
+
+async def test_no_session_id_on_sessionless_protocol(telemetry: Any) -> None:
+    if FASTMCP_MAJOR < 4:
+        pytest.skip("protocol 2026-07-28 (sessionless) needs FastMCP 4")
+    mcp = make_server()
+    omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
+    async with Client(mcp) as client:
+        await client.call_tool("listar_clientes", {})
+        await client.call_tool("nao_existe", {}, raise_on_error=False)
+    spans = telemetry.server_spans()
+    assert len(spans) >= 3
+    assert all(sc.MCP_SESSION_ID not in s.attributes for s in spans), [dict(s.attributes) for s in spans]
+    assert {s.attributes[sc.MCP_PROTOCOL_VERSION] for s in spans} == {"2026-07-28"}
 
 
 async def test_session_duration_recorded_per_session(telemetry: Any) -> None:
     mcp = make_server()
     omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
-    await call(mcp, "listar_clientes")
-    await call(mcp, "listar_clientes")
+    kw = {"mode": "legacy"} if FASTMCP_MAJOR >= 4 else {}
+    for _ in range(2):
+        async with Client(mcp, **kw) as client:
+            await client.call_tool("listar_clientes", {})
     points = telemetry.points(sc.MCP_SERVER_SESSION_DURATION)
     assert sum(p.count for p in points) == 2
+    (point,) = points
+    assert point.attributes[sc.MCP_PROTOCOL_VERSION][:2] == "20"
+    assert sc.ERROR_TYPE not in point.attributes
+
+
+async def test_no_session_duration_without_a_session(telemetry: Any) -> None:
+    if FASTMCP_MAJOR < 4:
+        pytest.skip("protocol 2026-07-28 (sessionless) needs FastMCP 4")
+    mcp = make_server()
+    omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
+    await call(mcp, "listar_clientes")  # the default client negotiates 2026-07-28: no MCP session
+    assert telemetry.points(sc.MCP_SERVER_OPERATION_DURATION)
+    assert sum(p.count for p in telemetry.points(sc.MCP_SERVER_SESSION_DURATION)) == 0
 
 
 # --- 6. context propagation ---------------------------------------------------------------------------------------
@@ -355,3 +452,23 @@ async def test_internal_error_in_middleware_is_swallowed(telemetry: Any, monkeyp
     omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider)
     result = await call(mcp, "listar_clientes", {"pagina": 4})
     assert result.structured_content["pagina"] == 4
+
+
+async def test_session_that_ends_in_error_records_error_type(telemetry: Any) -> None:
+    from types import SimpleNamespace
+
+    from omie_otel._instrument import _timed_session
+    from omie_otel._mcp import note_session_connection
+
+    omie_otel.instrument(make_server(), meter_provider=telemetry.meter_provider)
+
+    async def crashing_session() -> None:
+        note_session_connection(SimpleNamespace(protocol_version="2025-11-25"))
+        raise ConnectionResetError("peer went away")
+
+    with pytest.raises(ConnectionResetError):
+        await _timed_session("tcp")(crashing_session, None, (), {})
+    (point,) = telemetry.points(sc.MCP_SERVER_SESSION_DURATION)
+    assert point.attributes[sc.ERROR_TYPE] == "ConnectionResetError"
+    assert point.attributes[sc.NETWORK_TRANSPORT] == "tcp"
+    assert point.attributes[sc.MCP_PROTOCOL_VERSION] == "2025-11-25"

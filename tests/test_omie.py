@@ -280,3 +280,64 @@ def test_429_retry_after_header_and_stale_utilization_expires(instrumented: Any,
     real = _omie_httpx.time.monotonic
     monkeypatch.setattr(_omie_httpx.time, "monotonic", lambda: real() + 61)
     assert instrumented.points(sc.OMIE_CLIENT_RATELIMIT_UTILIZATION) == []  # a minute later they are gone
+
+
+# --- HTTP semconv: http.client.request.duration, suppression like contrib ------------------------------------------
+def test_every_omie_call_records_http_client_request_duration(instrumented: Any) -> None:
+    def boom(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    with httpx.Client(transport=httpx.MockTransport(ok_page)) as client:
+        client.post(OMIE + "geral/clientes/", json=body("ListarClientes", pagina=1))
+    with httpx.Client(transport=httpx.MockTransport(lambda r: FAULTS["redundant"]())) as client:
+        client.post(OMIE + "geral/clientes/", json=body("ListarClientes", pagina=2))
+    with httpx.Client(transport=httpx.MockTransport(boom)) as client, pytest.raises(httpx.ConnectTimeout):
+        client.post(OMIE + "geral/clientes/", json=body("ListarClientes", pagina=3))
+
+    points = instrumented.points(sc.HTTP_CLIENT_REQUEST_DURATION)
+    by_outcome = {p.attributes.get(sc.ERROR_TYPE): p for p in points}
+    assert set(by_outcome) == {None, "500", "ConnectTimeout"}
+    ok = by_outcome[None]
+    assert dict(ok.attributes) == {
+        sc.HTTP_REQUEST_METHOD: "POST",
+        sc.SERVER_ADDRESS: "app.omie.com.br",
+        sc.SERVER_PORT: 443,
+        sc.HTTP_RESPONSE_STATUS_CODE: 200,
+        sc.NETWORK_PROTOCOL_VERSION: "1.1",
+    }
+    assert ok.count == 1 and tuple(ok.explicit_bounds) == sc.HTTP_DURATION_BUCKETS
+    assert by_outcome["500"].attributes[sc.HTTP_RESPONSE_STATUS_CODE] == 500
+    assert sc.HTTP_RESPONSE_STATUS_CODE not in by_outcome["ConnectTimeout"].attributes
+    # no call name, endpoint or page on the HTTP metric: its cardinality is the host's
+    assert all(not any(k.startswith("omie.") for k in p.attributes) for p in points)
+
+
+@pytest.mark.parametrize("scope", ["suppress_instrumentation", "suppress_http_instrumentation"])
+def test_suppressed_context_records_no_span_and_no_metric(instrumented: Any, scope: str) -> None:
+    from opentelemetry.instrumentation import utils
+
+    with httpx.Client(transport=httpx.MockTransport(ok_page)) as client:
+        with getattr(utils, scope)():
+            client.post(OMIE + "geral/clientes/", json=body("ListarClientes", pagina=1))
+        assert omie_spans(instrumented) == []
+        assert instrumented.points(sc.HTTP_CLIENT_REQUEST_DURATION) == []
+        assert instrumented.points(sc.OMIE_CLIENT_REQUEST_DURATION) == []
+        client.post(OMIE + "geral/clientes/", json=body("ListarClientes", pagina=1))  # outside: recorded again
+    assert len(omie_spans(instrumented)) == 1
+    assert sum(p.count for p in instrumented.points(sc.HTTP_CLIENT_REQUEST_DURATION)) == 1
+
+
+def test_the_local_simulator_is_recognised_without_omie_url(instrumented: Any) -> None:
+    from omie_otel.simulator import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, OmieSimulator, serve_in_thread
+
+    with serve_in_thread(OmieSimulator(seed=3)) as url, httpx.Client() as client:
+        assert url.startswith("http://127.0.0.1:")
+        answer = client.post(url + "v1/geral/clientes/", json={
+            "call": "ListarClientes", "app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET,
+            "param": [{"pagina": 1, "registros_por_pagina": 5}],
+        })
+        assert answer.status_code == 200
+        client.get(url + "v1/geral/clientes/")  # not Omie-shaped (no JSON body with call/app_key): not an Omie span
+    (span,) = omie_spans(instrumented)
+    assert span.name == "omie ListarClientes" and span.attributes[sc.OMIE_RECORDS_PER_PAGE] == 5
+    assert DEFAULT_APP_SECRET not in json.dumps(dict(span.attributes))

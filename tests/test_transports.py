@@ -24,6 +24,7 @@ from tests.helpers.otlp_sink import OtlpSink, otlp_sink
 
 SERVER = str(Path(__file__).parent / "servers" / "omie_echo.py")
 ROOT = str(Path(__file__).parent.parent)
+FASTMCP_MAJOR = int(__import__("fastmcp").__version__.split(".")[0])
 FOREIGN_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
@@ -60,7 +61,8 @@ async def test_stdio_server_exports_spans_metrics_logs_and_continues_the_client_
         )
         tracer = trace.get_tracer("agent")
         with tracer.start_as_current_span("agent turn") as agent:
-            async with Client(transport) as client:
+            # a stdio session (FastMCP 4's default 2026-07-28 mode has none, so no session duration there)
+            async with Client(transport, **({"mode": "legacy"} if FASTMCP_MAJOR >= 4 else {})) as client:
                 result = await client.call_tool("ecoar", {"texto": "olá"}, meta=current_meta())
         assert result.data == "OLÁ"
         assert sink.wait_for(lambda s: bool(tool_span(s)) and any(m["name"] == "mcp.server.session.duration" for m in s.metrics))
@@ -149,6 +151,38 @@ async def test_http_in_process_client_trace_continues(telemetry: Any, http_serve
         lambda s: any(m["name"] == "mcp.server.operation.duration" and m["attributes"].get("network.transport") == "tcp"
                       for m in s.metrics)
     )
+
+
+async def test_http_session_has_one_stable_id_and_its_duration_is_recorded_when_it_ends(
+    telemetry: Any, http_server: tuple[str, OtlpSink]
+) -> None:
+    url, sink = http_server
+    kw = {"mode": "legacy"} if FASTMCP_MAJOR >= 4 else {}  # a session needs the initialize handshake
+    async with Client(StreamableHttpTransport(url), **kw) as client:
+        await client.ping()
+        for text in ("sessao-a", "sessao-b"):
+            assert (await client.call_tool("ecoar", {"texto": text})).data == text.upper()
+    # the client's DELETE ends the session: its duration is recorded then, not at server shutdown
+    assert sink.wait_for(
+        lambda s: any(m["name"] == "mcp.server.session.duration" and m["attributes"].get("network.transport") == "tcp"
+                      for m in s.metrics)
+    ), [m["name"] for m in sink.metrics]
+    (point, *_) = [m for m in sink.metrics if m["name"] == "mcp.server.session.duration"]
+    assert point["attributes"]["network.protocol.name"] == "http"
+    assert point["attributes"]["mcp.protocol.version"][:2] == "20"
+    assert "error.type" not in point["attributes"]
+
+    def one_session_shares_one_id(s: OtlpSink) -> bool:
+        by_session: dict[str, list[str]] = {}
+        for sp in s.spans:
+            sid = sp["attributes"].get("mcp.session.id")
+            if sid:
+                by_session.setdefault(sid, []).append(sp["name"])
+        return any(names.count("tools/call ecoar") >= 2 and len(names) >= 3 for names in by_session.values())
+
+    # one id for every request of the session: its two tool calls and the handshake share it
+    assert sink.wait_for(one_session_shares_one_id), [(sp["name"], sp["attributes"].get("mcp.session.id"))
+                                                       for sp in sink.spans]
 
 
 async def test_opentelemetry_instrument_needs_no_code_change(telemetry: Any) -> None:

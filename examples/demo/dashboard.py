@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from examples.demo.lang import t
 from examples.demo.telemetry import DemoTelemetry
 from omie_otel import semconv as sc
 
@@ -166,6 +167,10 @@ def read_summary(telemetry: DemoTelemetry) -> Summary:
         elif name == sc.OMIE_CLIENT_POOL_CONNECTIONS:
             state = str(attrs.get(sc.OMIE_CLIENT_POOL_STATE))
             s.pool[state] = s.pool.get(state, 0) + int(point.value)
+        elif name in (sc.PROCESS_CPU_UTILIZATION, sc.SYSTEM_CPU_UTILIZATION):
+            if attrs.get(sc.CPU_MODE) not in sc.CPU_MODES_IDLE and sc.CPU_LOGICAL_NUMBER not in attrs:
+                key = _HOST[name]  # busy = the sum over the cpu.mode values that are not idle
+                s.host[key] = s.host.get(key, 0.0) + point.value
         elif name in _HOST and not attrs:
             s.host[_HOST[name]] = point.value
     s.spans, s.fault_traces = telemetry.spans.snapshot()
@@ -233,18 +238,18 @@ def render(summary: Summary, *, elapsed: float, previous: Summary | None = None,
     recent = previous is not None and interval > 0
     seconds = interval if recent else elapsed
     lines = _table(
-        "Ferramentas MCP · mcp.server.operation.duration",
-        ("ferramenta", "erros por error.type"),
+        t("Ferramentas MCP", "MCP tools") + " · mcp.server.operation.duration",
+        (t("ferramenta", "tool"), t("erros por error.type", "errors by error.type")),
         summary.tools,
         summary.tool_errors,
         previous.tools if recent and previous is not None else None,
         seconds,
     )
     if summary.methods:
-        lines.append(f"  outros métodos MCP: {_counts(sorted(summary.methods.items()))}")
+        lines.append(f"  {t('outros métodos MCP', 'other MCP methods')}: {_counts(sorted(summary.methods.items()))}")
     lines += _table(
         "Omie · omie.client.request.duration, omie.client.faults",
-        ("chamada", "faltas por omie.fault.kind"),
+        (t("chamada", "call"), t("faltas por omie.fault.kind", "faults by omie.fault.kind")),
         summary.omie,
         summary.omie_faults,
         previous.omie if recent and previous is not None else None,
@@ -254,27 +259,34 @@ def render(summary: Summary, *, elapsed: float, previous: Summary | None = None,
     for hist in summary.omie.values():
         everything = everything.merge(hist)
     lines.append(
-        f"  {'todas':<28} {everything.count:>7} {'':>6} {_ms(everything.quantile(0.5)):>7} "
+        f"  {t('todas', 'all'):<28} {everything.count:>7} {'':>6} {_ms(everything.quantile(0.5)):>7} "
         f"{_ms(everything.quantile(0.95)):>7}  {_counts(summary.fault_totals().most_common())}"
     )
     busiest = sorted(summary.parallel.items(), key=lambda item: (-item[1], item[0]))[:3]
     lines.append(
-        f"  limites em uso (omie.client.ratelimit.utilization): por minuto {_pct(summary.ratelimit)} · "
-        f"simultâneas {' · '.join(f'{call} {_pct(value)}' for call, value in busiest) or '-'}"
+        f"  {t('limites em uso', 'limits in use')} (omie.client.ratelimit.utilization): "
+        f"{t('por minuto', 'per minute')} {_pct(summary.ratelimit)} · "
+        f"{t('simultâneas', 'parallel')} {' · '.join(f'{call} {_pct(value)}' for call, value in busiest) or '-'}"
     )
 
     host, pool = summary.host, summary.pool
     rss = host.get("rss")
-    lines.append("Processo da demo (simulador + servidor + agentes) · process.*, system.cpu.utilization")
+    lines.append(
+        t("Processo da demo (simulador + servidor + agentes)", "Demo process (simulator + server + agents)")
+        + " · process.*, system.cpu.utilization"
+    )
     lines.append(
         f"  RSS {'-' if rss is None else f'{rss / _MB:.0f} MB'} · CPU {_pct(host.get('cpu'))} "
-        f"(máquina {_pct(host.get('system_cpu'))}) · {host.get('threads', 0):.0f} threads · "
-        f"pool httpx 'omie': {pool.get('active', 0)} ativas, {pool.get('idle', 0)} ociosas"
+        f"({t('máquina', 'machine')} {_pct(host.get('system_cpu'))}) · {host.get('threads', 0):.0f} threads · "
+        f"pool httpx 'omie': {pool.get('active', 0)} {t('ativas', 'active')}, "
+        f"{pool.get('idle', 0)} {t('ociosas', 'idle')}"
     )
     logs_total = sum(summary.logs.values())
-    correlated = f" ({summary.logs_with_trace * 100 // logs_total}% com trace_id)" if logs_total else ""
+    correlated = (
+        f" ({summary.logs_with_trace * 100 // logs_total}% {t('com', 'with')} trace_id)" if logs_total else ""
+    )
     lines.append(
-        f"Sinais: spans {_counts(sorted(summary.spans.items()))} · "
+        f"{t('Sinais', 'Signals')}: spans {_counts(sorted(summary.spans.items()))} · "
         f"logs {_counts(sorted(summary.logs.items()))}{correlated}"
     )
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from typing import TextIO
 
 import omie_otel
 from examples.demo.dashboard import Summary, read_summary, render
+from examples.demo.lang import fit, t
 from examples.demo.telemetry import DemoTelemetry, otlp_endpoint
 from examples.demo.workload import Agent, Catalogue, inject_faults
 from examples.omie_mcp_server import OmieClient, OmieSettings, build_server
@@ -26,11 +27,15 @@ __all__ = ["DEFAULT_SECONDS", "main", "run_demo"]
 
 #: Length of ``make demo`` unless ``DEMO_SECONDS`` says otherwise.
 DEFAULT_SECONDS = 40.0
-_STACK_HINT = (
-    "Para ver o mesmo no Jaeger e no Prometheus: make stack-up, depois "
-    "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 make demo "
-    "(Jaeger http://127.0.0.1:16686, Prometheus http://127.0.0.1:9090; no fim, make stack-down)."
-)
+def _stack_hint() -> str:
+    return t(
+        "Para ver o mesmo no Jaeger e no Prometheus: make stack-up, depois "
+        "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 make demo "
+        "(Jaeger http://127.0.0.1:16686, Prometheus http://127.0.0.1:9090; no fim, make stack-down).",
+        "To see the same in Jaeger and Prometheus: make stack-up, then "
+        "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 make demo "
+        "(Jaeger http://127.0.0.1:16686, Prometheus http://127.0.0.1:9090; afterwards, make stack-down).",
+    )
 _CLEAR = "\x1b[H\x1b[2J"
 
 
@@ -48,17 +53,17 @@ def _quiet_console() -> None:
 
 
 class _Screen:
-    """Shows each summary: redrawn in place on a terminal, appended as a block otherwise (pipes, CI logs)."""
+    """Shows each live summary redrawn in place on a terminal; a pipe or a CI log gets none of them, only the final
+    summary (one block, not forty)."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.tty = out.isatty()
 
     def show(self, title: str, body: str, banner: str) -> None:
-        if self.tty:
-            self.out.write(f"{_CLEAR}{banner}\n\n── {title} ──\n{body}\n")
-        else:
-            self.out.write(f"\n── {title} ──\n{body}\n")
+        if not self.tty:
+            return
+        self.out.write(fit(f"{_CLEAR}{banner}\n\n── {title} ──\n{body}") + "\n")
         self.out.flush()
 
     def final(self, banner: str) -> None:
@@ -89,7 +94,11 @@ async def _drive(
         summary = await asyncio.to_thread(read_summary, telemetry)
         now = loop.time()
         body = render(summary, elapsed=now - start, previous=previous, interval=now - previous_at)
-        show(f"{now - start:.0f} s de {seconds:.0f} s (req/s nos últimos {now - previous_at:.0f} s)", body)
+        show(
+            t(f"{now - start:.0f} s de {seconds:.0f} s (req/s nos últimos {now - previous_at:.0f} s)",
+              f"{now - start:.0f} s of {seconds:.0f} s (req/s over the last {now - previous_at:.0f} s)"),
+            body,
+        )
         previous, previous_at = summary, now
     stop.set()
     done, pending = await asyncio.wait(tasks, timeout=15)
@@ -100,43 +109,57 @@ async def _drive(
 
 def _banner(seconds: float, agents: int, refresh: float, api_url: str, mcp_url: str, telemetry: DemoTelemetry) -> str:
     endpoint = otlp_endpoint() if telemetry.otlp else None
-    return "\n".join(
+    otlp = f" + OTLP {t('para', 'to')} {endpoint} ({t('serviço', 'service')} {telemetry.service_name})" if endpoint else ""
+    return fit("\n".join(
         [
-            f"omie-otel demo — {seconds:.0f} s (DEMO_SECONDS), {agents} agentes MCP com carga mista",
-            f"  Simulador Omie: {api_url}",
-            "                  latência 50–300 ms, 2% de respostas quebradas e faltas injetadas de todo tipo",
-            f"  Servidor MCP:   {mcp_url}  (examples.omie_mcp_server, streamable HTTP, omie_otel.instrument)",
-            "                  consultas idênticas em 60 s saem do cache do cliente (o Omie as recusaria: "
-            "REDUNDANT), daí p50 baixos",
-            f"  Telemetria:     em memória, resumo a cada {refresh:.0f} s"
-            + (f" + OTLP para {endpoint} (serviço {telemetry.service_name})" if endpoint else ""),
+            t(f"omie-otel demo — {seconds:.0f} s (DEMO_SECONDS), {agents} agentes MCP com carga mista",
+              f"omie-otel demo — {seconds:.0f} s (DEMO_SECONDS), {agents} MCP agents with a mixed load"),
+            f"  {t('Simulador Omie', 'Omie simulator')}: {api_url}",
+            "                  " + t("latência 50–300 ms, 2% de respostas quebradas e faltas injetadas de todo tipo",
+                                     "latency 50-300 ms, 2% broken answers and injected faults of every kind"),
+            f"  {t('Servidor MCP:  ', 'MCP server:    ')} {mcp_url}  (examples.omie_mcp_server, streamable HTTP)",
+            "                  " + t("consultas idênticas em 60 s saem do cache do cliente (o Omie as recusaria: "
+                                     "REDUNDANT), daí p50 baixos",
+                                     "identical queries within 60 s come from the client's cache (Omie would refuse "
+                                     "them: REDUNDANT), hence low p50s"),
+            f"  {t('Telemetria:    ', 'Telemetry:     ')} "
+            + t(f"em memória, resumo a cada {refresh:.0f} s", f"in memory, a summary every {refresh:.0f} s")
+            + otlp,
         ]
-    )
+    ))
 
 
 def _final_report(
     final: Summary, stats: SimulatorStats, failures: list[BaseException], seconds: float, telemetry: DemoTelemetry
 ) -> str:
     endpoint = otlp_endpoint() if telemetry.otlp else None
-    lines = [f"\n══ Resumo final: {seconds:.0f} s, tudo lido da telemetria (req/s: média) ══", render(final, elapsed=seconds)]
+    lines = [
+        t(f"\n══ Resumo final: {seconds:.0f} s, tudo lido da telemetria (req/s: média) ══",
+          f"\n══ Final summary: {seconds:.0f} s, all read from the telemetry (req/s: average) ══"),
+        render(final, elapsed=seconds),
+    ]
     jaeger = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686").rstrip("/")
     prometheus = os.environ.get("PROMETHEUS_URL", "http://127.0.0.1:9090").rstrip("/")
     if endpoint and final.fault_traces:
-        lines.append("Traces para abrir no Jaeger, um por omie.fault.kind:")
+        lines.append(t("Traces para abrir no Jaeger, um por omie.fault.kind:", "Traces to open in Jaeger, one per omie.fault.kind:"))
         lines += [f"  {kind:<20} {jaeger}/trace/{trace_id}" for kind, trace_id in sorted(final.fault_traces.items())]
     faults = " · ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())) or "-"
-    lines.append(f"Conferência no simulador (não é telemetria): {stats.requests} requisições; faltas: {faults}")
-    lines += [f"Aviso: um agente parou: {type(exc).__name__}: {exc}" for exc in failures]
+    lines.append(t(f"Conferência no simulador (não é telemetria): {stats.requests} requisições; faltas: {faults}",
+                   f"Cross-check in the simulator (not telemetry): {stats.requests} requests; faults: {faults}"))
+    lines += [t("Aviso: um agente parou", "Warning: an agent stopped") + f": {type(exc).__name__}: {exc}"
+              for exc in failures]
     if endpoint:
         lines.append(
-            f"Enviado por OTLP para {endpoint}: Jaeger {jaeger} (serviço {telemetry.service_name}), "
-            f"Prometheus {prometheus} (job=\"{telemetry.service_name}\")."
+            t(f"Enviado por OTLP para {endpoint}: Jaeger {jaeger} (serviço {telemetry.service_name}), ",
+              f"Sent over OTLP to {endpoint}: Jaeger {jaeger} (service {telemetry.service_name}), ")
+            + f"Prometheus {prometheus} (job=\"{telemetry.service_name}\")."
         )
     else:
-        lines.append(_STACK_HINT)
+        lines.append(_stack_hint())
     if not final.tools:
-        lines.append("Erro: nenhuma chamada de ferramenta apareceu na telemetria.")
-    return "\n".join(lines) + "\n"
+        lines.append(t("Erro: nenhuma chamada de ferramenta apareceu na telemetria.",
+                       "Error: no tool call showed up in the telemetry."))
+    return fit("\n".join(lines)) + "\n"
 
 
 def run_demo(seconds: float = DEFAULT_SECONDS, *, agents: int = 4, refresh: float = 2.0, out: TextIO | None = None) -> int:
@@ -200,10 +223,11 @@ def main() -> int:
     except ValueError:
         seconds = 0.0
     if seconds <= 0:
-        print(f"DEMO_SECONDS={raw!r}: use um número de segundos maior que zero", file=sys.stderr)
+        print(f"DEMO_SECONDS={raw!r}: " + t("use um número de segundos maior que zero",
+                                             "use a number of seconds greater than zero"), file=sys.stderr)
         return 2
     try:
         return run_demo(seconds)
     except KeyboardInterrupt:
-        print("\ndemo interrompida", file=sys.stderr)
+        print("\n" + t("demo interrompida", "demo interrupted"), file=sys.stderr)
         return 130

@@ -202,7 +202,9 @@ def _patch_fastmcp(state: _State) -> None:
 
 
 def _patch_sessions(state: _State) -> None:
-    """Time each MCP session: one low-level ``Server.run`` call serves one connection (stdio or HTTP)."""
+    """Time each MCP session: stdio and in-memory sessions are one low-level ``Server.run`` call; with mcp >= 2 a
+    streamable-HTTP session is one ``serve_loop`` call in the session manager (it ends on the client's ``DELETE``,
+    the idle timeout, a crash or server shutdown)."""
     Server: Any
     try:
         from fastmcp.server.low_level import LowLevelServer as Server  # FastMCP 2.x/3.x override run()
@@ -210,28 +212,67 @@ def _patch_sessions(state: _State) -> None:
         return
     if "run" not in Server.__dict__:  # FastMCP 4 inherits the SDK's run(); patch it once, where it is defined
         from mcp.server.lowlevel.server import Server
-    from omie_otel._mcp import current_transport
+    _wrap(state, Server, "run", _timed_session(None))
+    try:
+        import mcp.server.streamable_http_manager as manager
+    except ImportError:  # pragma: no cover - mcp without streamable HTTP
+        return
+    if hasattr(manager, "serve_loop"):  # mcp >= 2; mcp 1.x HTTP sessions go through Server.run
+        _wrap(state, manager, "serve_loop", _timed_session(sc.TRANSPORT_TCP))
+    if _has_loop_connections():
+        from mcp.server.connection import Connection
+
+        from omie_otel._mcp import note_session_connection
+
+        def for_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            connection = wrapped(*args, **kwargs)
+            note_session_connection(connection)
+            return connection
+
+        _wrap(state, Connection, "for_loop", for_loop)
+
+
+def _has_loop_connections() -> bool:
+    try:
+        from mcp.server.connection import Connection
+    except ImportError:  # mcp 1.x: no Connection, every Server.run is a session
+        return False
+    return hasattr(Connection, "for_loop")
+
+
+def _timed_session(transport: str | None) -> Any:
+    from omie_otel._mcp import _sessionless, current_transport, session_scope
 
     async def run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         start = time.perf_counter()
         error: str | None = None
-        try:
-            return await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            error = type(exc).__qualname__
-            raise
-        finally:
-            st = _state
-            if st is not None and st.telemetry.enabled:
-                attrs: dict[str, Any] = {}
-                transport = current_transport()
-                if transport:
-                    attrs[sc.NETWORK_TRANSPORT] = transport
-                if error and error != "CancelledError":
-                    attrs[sc.ERROR_TYPE] = error
-                st.telemetry.session_duration.record(time.perf_counter() - start, attrs)
+        with session_scope() as facts:
+            try:
+                return await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                error = type(exc).__qualname__
+                raise
+            finally:
+                st = _state
+                connection = facts.get("connection")
+                version = getattr(connection, "protocol_version", None) or facts.get(sc.MCP_PROTOCOL_VERSION)
+                # A 2026-07-28 connection has no MCP session: nothing to time (mcp >= 2 opens a loop-mode
+                # Connection only for a handshake-era session).
+                sessionless = _sessionless(version) or (_has_loop_connections() and connection is None)
+                if st is not None and st.telemetry.enabled and not sessionless:
+                    attrs: dict[str, Any] = {}
+                    network = transport or current_transport()
+                    if network:
+                        attrs[sc.NETWORK_TRANSPORT] = network
+                        if network == sc.TRANSPORT_TCP:
+                            attrs[sc.NETWORK_PROTOCOL_NAME] = "http"
+                    if version is not None:
+                        attrs[sc.MCP_PROTOCOL_VERSION] = st.telemetry.bounded_version(version)
+                    if error and error not in ("CancelledError", "GeneratorExit"):
+                        attrs[sc.ERROR_TYPE] = error
+                    st.telemetry.session_duration.record(time.perf_counter() - start, attrs)
 
-    _wrap(state, Server, "run", run)
+    return run
 
 
 def instrument(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ from omie_otel._guard import internal_error
 
 __all__ = [
     "McpTelemetry",
+    "note_session_connection",
+    "session_scope",
     "JoiningTracer",
     "current_transport",
     "transport_scope",
@@ -52,11 +55,38 @@ except Exception:  # pragma: no cover - fastmcp missing or too old
 class _Request:
     span: Span | None
     owned: bool
+    outcome: _Outcome
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What the request's span must say when it ends; FastMCP >= 4's seam records its own view last, so the
+    tracer re-applies ours after it (one ``error.type`` per failure, the same on the span and the metric)."""
+
+    session_id: str | None = None
+    error_type: str | None = None
+    status_code: str | None = None
+
+    def apply(self, span: Span) -> None:
+        if not span.is_recording():
+            return
+        if self.session_id is None:
+            _drop_attribute(span, sc.MCP_SESSION_ID)
+        else:
+            span.set_attribute(sc.MCP_SESSION_ID, self.session_id)
+        if self.error_type is not None:
+            span.set_attribute(sc.ERROR_TYPE, self.error_type)
+            if self.status_code is None:
+                _drop_attribute(span, sc.RPC_RESPONSE_STATUS_CODE)
+            else:
+                span.set_attribute(sc.RPC_RESPONSE_STATUS_CODE, self.status_code)
 
 
 _request: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("omie_otel_mcp_request", default=None)
 _seam_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("omie_otel_seam_span", default=None)
+_seam_outcome: contextvars.ContextVar[_Outcome | None] = contextvars.ContextVar("omie_otel_seam_outcome", default=None)
 _transport: contextvars.ContextVar[str | None] = contextvars.ContextVar("omie_otel_transport", default=None)
+_session: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("omie_otel_session", default=None)
 
 _MAX_METRIC_NAMES = 500
 _TARGETED = {"tools/call": sc.GEN_AI_TOOL_NAME, "prompts/get": sc.GEN_AI_PROMPT_NAME}
@@ -75,6 +105,24 @@ def transport_scope(value: str) -> Iterator[None]:
         yield
     finally:
         _transport.reset(token)
+
+
+@contextmanager
+def session_scope() -> Iterator[dict[str, Any]]:
+    """Facts about one MCP session (its protocol version, its mcp >= 2 ``Connection``), filled from inside it."""
+    facts: dict[str, Any] = {}
+    token = _session.set(facts)
+    try:
+        yield facts
+    finally:
+        _session.reset(token)
+
+
+def note_session_connection(connection: Any) -> None:
+    """mcp >= 2 made a handshake-era (loop-mode) connection: the session being timed has one, with this version."""
+    facts = _session.get()
+    if facts is not None:
+        facts["connection"] = connection
 
 
 # --- request facts, read defensively across FastMCP / mcp versions ---------------------------------------------------
@@ -174,6 +222,54 @@ def _needs_own_parent() -> bool:
     return headers is not None and "traceparent" in headers
 
 
+_VERSION_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MAX_VERSIONS = 16
+
+
+def _protocol_version(rc: Any) -> str | None:
+    """The negotiated MCP protocol version (FastMCP >= 4), else the version the client asked for (mcp 1.x)."""
+    version = getattr(rc, "protocol_version", None)
+    if not version:
+        params = getattr(getattr(rc, "session", None), "client_params", None)
+        version = getattr(params, "protocolVersion", None)
+    return version if isinstance(version, str) and _VERSION_SHAPE.fullmatch(version) else None
+
+
+def _sessionless(version: str | None) -> bool:
+    """Protocol 2026-07-28 and later have no MCP session: ``mcp.session.id`` MUST NOT be set there."""
+    if version is None:
+        return False
+    try:
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS  # mcp >= 2
+    except ImportError:
+        return False
+    return version in MODERN_PROTOCOL_VERSIONS
+
+
+def _session_id(mw_context: Any, version: str | None) -> str | None:
+    """The id of the MCP session, stable across its requests; ``None`` on a sessionless connection."""
+    if _sessionless(version):
+        return None
+    fc = getattr(mw_context, "fastmcp_context", None)
+    if fc is None:
+        return None
+    try:
+        sid = fc.session_id
+    except Exception:  # noqa: BLE001 - FastMCP raises outside a session
+        return None
+    return sid if isinstance(sid, str) and sid else None
+
+
+def _drop_attribute(span: Span, key: str) -> None:
+    """Remove an attribute someone else set on a still-open SDK span (the API has no way to unset one)."""
+    attrs = getattr(span, "_attributes", None)
+    try:
+        if attrs is not None and key in attrs:
+            del attrs[key]
+    except Exception:  # noqa: BLE001 - a non-SDK span: leave it be
+        pass
+
+
 # --- the tracer handed to FastMCP ------------------------------------------------------------------------------------
 class JoiningTracer(Tracer):
     """FastMCP's tracer, redirected to our provider; a SERVER span inside a request joins the request's span."""
@@ -223,11 +319,16 @@ class JoiningTracer(Tracer):
             name, parent, kind, attributes, links, start_time, record_exception, set_status_on_exception,
             end_on_exit,
         ) as span:
+            outcome = _Outcome()
             token = _seam_span.set(span)
+            outcome_token = _seam_outcome.set(outcome)
             try:
                 yield span
             finally:
+                _seam_outcome.reset(outcome_token)
                 _seam_span.reset(token)
+                if outcome.error_type is not None or outcome.session_id is not None:
+                    outcome.apply(span)
 
 
 # --- the middleware --------------------------------------------------------------------------------------------------
@@ -245,16 +346,57 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _error_type(exc: BaseException) -> tuple[str, int | None]:
-    """``tool_error`` for tool failures, the JSON-RPC code for protocol errors, else the class name."""
-    name = type(exc).__name__
-    if name == "ToolError":
-        return sc.ERROR_TOOL, None
+def _protocol_code(exc: BaseException) -> int | None:
+    """The JSON-RPC code of an MCP protocol error (``mcp`` 1.x ``McpError``, 2.x ``MCPError``), else ``None``."""
+    if not any(cls.__name__ in ("McpError", "MCPError") for cls in type(exc).__mro__):
+        return None
     code = getattr(getattr(exc, "error", None), "code", None)
     if code is None:
         code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        return str(code), code
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def _fastmcp4_wire() -> tuple[tuple[type[BaseException], ...], Any] | None:
+    """FastMCP >= 4's exception-to-wire mapping: the exceptions a ``tools/call`` answers with ``isError: true``
+    (``FastMCPError``, ``NotFoundError``, ``DisabledError``) and ``to_mcp_error`` for every other method; else ``None``.
+    """
+    try:
+        from fastmcp.exceptions import (  # type: ignore[attr-defined,unused-ignore]
+            DisabledError,
+            FastMCPError,
+            NotFoundError,
+            to_mcp_error,
+        )
+    except ImportError:
+        return None
+    return (FastMCPError, NotFoundError, DisabledError), to_mcp_error
+
+
+def _error_type(exc: BaseException, method: str) -> tuple[str, str | None]:
+    """``(error.type, rpc.response.status_code)`` for a request that raised: what the client receives on the wire.
+
+    MCP semconv (gen-ai registry, see :mod:`omie_otel.semconv`): a JSON-RPC error reports its code as both
+    ``error.type`` and ``rpc.response.status_code``; a ``tools/call`` answered with ``isError: true`` reports
+    ``tool_error``. FastMCP turns a tool-visible failure (unknown tool, bad arguments, ``ToolError``) into an
+    ``isError`` result, and on FastMCP >= 4 every other failure into a JSON-RPC error (``-32602`` for unknown
+    components and invalid params, ``-32603`` otherwise); we map the exception the same way, so the span and the
+    metric carry the value the client saw. Older FastMCP answers non-tool failures inconsistently across versions:
+    there the exception's class name stands in.
+    """
+    code = _protocol_code(exc)
+    if code is not None:
+        return str(code), str(code)
+    wire = _fastmcp4_wire()
+    if method == "tools/call" and (wire is None or isinstance(exc, wire[0])):
+        return sc.ERROR_TOOL, None
+    if wire is not None and isinstance(exc, Exception):
+        try:
+            mapped = wire[1](exc)
+        except Exception:  # noqa: BLE001 - FastMCP's own mapping failing must not hide the user's error
+            mapped = None
+        code = _protocol_code(mapped) if mapped is not None else None
+        if code is not None:
+            return str(code), str(code)
     return type(exc).__qualname__, None
 
 
@@ -267,6 +409,7 @@ class McpTelemetry:
         self.scrubber = scrubber
         self.enabled = True
         self._names: dict[str, str] = {}
+        self._versions: set[str] = set()
         self.duration = meter.create_histogram(
             sc.MCP_SERVER_OPERATION_DURATION,
             unit="s",
@@ -292,6 +435,13 @@ class McpTelemetry:
         safe = self.scrubber.scrub_text(name)
         self._names[name] = safe
         return safe
+
+    def bounded_version(self, version: str) -> str:
+        """``mcp.protocol.version`` as a metric attribute: on mcp 1.x it is what the client asked for, so bound it."""
+        if version in self._versions or len(self._versions) < _MAX_VERSIONS:
+            self._versions.add(version)
+            return version
+        return "_other"
 
     def capture(self, value: Any) -> str:
         text = json.dumps(self.scrubber.scrub_value(_jsonable(value)), ensure_ascii=False, default=str)
@@ -368,6 +518,7 @@ class McpTelemetryMiddleware(_Middleware):  # type: ignore[misc,valid-type]
             metric_attrs[target_key] = t.bounded_name(target)  # type: ignore[arg-type]
         if method == "tools/call":
             extra[sc.GEN_AI_OPERATION_NAME] = sc.OPERATION_EXECUTE_TOOL
+            metric_attrs[sc.GEN_AI_OPERATION_NAME] = sc.OPERATION_EXECUTE_TOOL
             if t.options.capture_arguments:
                 extra[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = t.capture(getattr(msg, "arguments", None) or {})
         elif method == "resources/read":
@@ -383,6 +534,17 @@ class McpTelemetryMiddleware(_Middleware):  # type: ignore[misc,valid-type]
             metric_attrs[sc.NETWORK_TRANSPORT] = transport
             if transport == sc.TRANSPORT_TCP:
                 extra[sc.NETWORK_PROTOCOL_NAME] = "http"
+                metric_attrs[sc.NETWORK_PROTOCOL_NAME] = "http"
+        version = _protocol_version(rc)
+        if version is not None:
+            extra[sc.MCP_PROTOCOL_VERSION] = version
+            metric_attrs[sc.MCP_PROTOCOL_VERSION] = t.bounded_version(version)
+        session_id = _session_id(context, version)
+        facts = _session.get()  # mcp 1.x: requests run inside the session's task; mcp >= 2 reads its Connection
+        if facts is not None and version is not None:
+            facts.setdefault(sc.MCP_PROTOCOL_VERSION, version)
+        if session_id is not None:
+            extra[sc.MCP_SESSION_ID] = session_id
         name = f"{method} {target}" if target_key else method
 
         seam = _seam_span.get()
@@ -390,27 +552,18 @@ class McpTelemetryMiddleware(_Middleware):  # type: ignore[misc,valid-type]
             # FastMCP >= 4 already put method, request id, session and protocol version on its seam span.
             seam.update_name(name)
             seam.set_attributes(extra)
-            return _Request(seam, owned=False), metric_attrs, method
+            outcome = _seam_outcome.get() or _Outcome()
+            outcome.session_id = session_id
+            return _Request(seam, owned=False, outcome=outcome), metric_attrs, method
 
         extra[sc.MCP_METHOD_NAME] = method
         if rc is not None:
             rid = getattr(rc, "request_id", None)
             if rid is not None:
                 extra[sc.JSONRPC_REQUEST_ID] = str(rid)
-            version = getattr(rc, "protocol_version", None)
-            if version:
-                extra[sc.MCP_PROTOCOL_VERSION] = version
-        fc = getattr(context, "fastmcp_context", None)
-        if fc is not None:
-            try:
-                sid = fc.session_id
-            except Exception:  # noqa: BLE001 - FastMCP raises outside a session
-                sid = None
-            if sid:
-                extra[sc.MCP_SESSION_ID] = sid
         parent, links = _parent_and_links(None, context)
         span = t.tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=extra, links=links)
-        return _Request(span, owned=True), metric_attrs, method
+        return _Request(span, owned=True, outcome=_Outcome(session_id)), metric_attrs, method
 
     def _end(
         self,
@@ -425,20 +578,20 @@ class McpTelemetryMiddleware(_Middleware):  # type: ignore[misc,valid-type]
         t = self._t
         span = req.span
         error_type: str | None = None
+        code: str | None = None
         if error is not None:
-            error_type, code = _error_type(error)
+            error_type, code = _error_type(error, method)
             if span is not None and span.is_recording():
-                if code is not None:
-                    span.set_attribute(sc.RPC_RESPONSE_STATUS_CODE, str(code))
-                span.set_attribute(sc.ERROR_TYPE, error_type)
                 if req.owned and not any(e.name == "exception" for e in getattr(span, "events", ())):
                     span.record_exception(error)  # FastMCP 3.x may already have recorded it on the joined span
                 span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
         elif getattr(result, "is_error", False) is True or getattr(result, "isError", False) is True:
             error_type = sc.ERROR_TOOL
             if span is not None and span.is_recording():
-                span.set_attribute(sc.ERROR_TYPE, error_type)
                 span.set_status(Status(StatusCode.ERROR, "tool returned isError"))
+        req.outcome.error_type, req.outcome.status_code = error_type, code
+        if span is not None:
+            req.outcome.apply(span)
         if (
             method == "tools/call"
             and error is None
@@ -450,6 +603,8 @@ class McpTelemetryMiddleware(_Middleware):  # type: ignore[misc,valid-type]
             span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, t.capture(content))
         if error_type is not None:
             metric_attrs[sc.ERROR_TYPE] = error_type
+        if code is not None:
+            metric_attrs[sc.RPC_RESPONSE_STATUS_CODE] = code
         t.duration.record(time.perf_counter() - start, metric_attrs)
         if req.owned and span is not None:
             span.end()

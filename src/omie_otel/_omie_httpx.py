@@ -19,7 +19,11 @@ from typing import Any
 import httpx
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.utils import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+from opentelemetry.instrumentation.utils import (
+    _SUPPRESS_HTTP_INSTRUMENTATION_KEY,
+    is_http_instrumentation_enabled,
+    is_instrumentation_enabled,
+)
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -143,6 +147,14 @@ class RecentOmieOutcomes:
         self.last: tuple[str, str, float] | None = None
         self.blocked_until: dict[str, float] = {}
         self.failures_in_a_row = 0
+        self._credentials: tuple[str, str] | None = None
+
+    def note_credentials(self, app_key: str, app_secret: str) -> None:
+        """The app key/secret the application itself sent: the only ones the health probe may use. In memory only."""
+        self._credentials = (app_key, app_secret)
+
+    def credentials(self) -> tuple[str, str] | None:
+        return self._credentials
 
     def record(self, call: str, fault: OmieFault | None) -> None:
         kind = "ok" if fault is None else fault.kind
@@ -181,6 +193,12 @@ class OmieHttpxInstrumentation:
         )
         self.active = meter.create_up_down_counter(
             sc.OMIE_CLIENT_REQUESTS_ACTIVE, unit="{request}", description="Omie requests in flight, per call"
+        )
+        self.http_duration = meter.create_histogram(
+            sc.HTTP_CLIENT_REQUEST_DURATION,
+            unit="s",
+            description="Duration of HTTP client requests",
+            explicit_bucket_boundaries_advisory=list(sc.HTTP_DURATION_BUCKETS),
         )
         self._lock = threading.Lock()
         self._utilization: dict[tuple[tuple[str, str], ...], tuple[float, float]] = {}
@@ -228,6 +246,8 @@ class OmieHttpxInstrumentation:
             value = body.get(key)
             if isinstance(value, (str, int)):  # an app_key sent as a number is learnt too
                 register_secret(value, label)
+        if isinstance(body.get("app_key"), str) and isinstance(body.get("app_secret"), str):
+            self.recent.note_credentials(body["app_key"], body["app_secret"])
         # ``call`` becomes a metric attribute, which passes no span processor: scrub it here (a cache hit when clean).
         call = self.scrubber.scrub_text(body["call"]) if isinstance(body.get("call"), str) else None
         params = body.get("param")
@@ -269,7 +289,7 @@ class OmieHttpxInstrumentation:
                     break
         return attrs, body
 
-    def start(self, request: httpx.Request) -> tuple[Any, dict[str, Any], str, float, Any]:
+    def start(self, request: httpx.Request) -> tuple[Any, dict[str, Any], str, float, Any, dict[str, Any]]:
         call, req_attrs = self._request_facts(request)
         endpoint = endpoint_of(request.url.path)
         name = f"omie {call}" if call else f"omie {endpoint}"
@@ -299,16 +319,16 @@ class OmieHttpxInstrumentation:
         except BaseException:
             span.end()  # no span is left open, even when our own bookkeeping fails
             raise
-        return span, metric_attrs, call or "unknown", time.perf_counter(), token
+        return span, metric_attrs, call or "unknown", time.perf_counter(), token, _http_attributes(request)
 
     def finish(
         self,
-        state: tuple[Any, dict[str, Any], str, float, Any],
+        state: tuple[Any, dict[str, Any], str, float, Any, dict[str, Any]],
         response: httpx.Response | None,
         error: BaseException | None,
     ) -> None:
         """Record the outcome; whatever happens while reading it, the span is ended and the in-flight count drops."""
-        span, _, call, _, token = state
+        span, _, call, _, token, _ = state
         try:
             self._record(state, response, error)
         finally:
@@ -320,12 +340,13 @@ class OmieHttpxInstrumentation:
 
     def _record(
         self,
-        state: tuple[Any, dict[str, Any], str, float, Any],
+        state: tuple[Any, dict[str, Any], str, float, Any, dict[str, Any]],
         response: httpx.Response | None,
         error: BaseException | None,
     ) -> None:
-        span, metric_attrs, call, start, _ = state
+        span, metric_attrs, call, start, _, http_attrs = state
         elapsed = time.perf_counter() - start
+        self.http_duration.record(elapsed, _http_outcome(http_attrs, response, error))
         fault: OmieFault | None = None
         attrs: dict[str, Any] = {}
         if isinstance(error, httpx.TransportError):
@@ -379,12 +400,62 @@ class OmieHttpxInstrumentation:
         self.duration.record(elapsed, metric_attrs)
 
 
+def _http_attributes(request: httpx.Request) -> dict[str, Any]:
+    """The request's low-cardinality attributes of ``http.client.request.duration`` (semconv HTTP client, stable)."""
+    url = request.url
+    method = request.method.upper()
+    known = method in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
+    attrs: dict[str, Any] = {sc.HTTP_REQUEST_METHOD: method if known else "_OTHER", sc.SERVER_ADDRESS: url.host}
+    port = url.port if url.port is not None else {"https": 443, "http": 80}.get(url.scheme)
+    if port is not None:
+        attrs[sc.SERVER_PORT] = port
+    return attrs
+
+
+def _http_outcome(attrs: dict[str, Any], response: httpx.Response | None, error: BaseException | None) -> dict[str, Any]:
+    """Add the outcome: ``http.response.status_code``, ``network.protocol.version``, and ``error.type`` (the status
+    code from 400 on, else the exception's class) as HTTP semconv says; Omie's own fault kinds stay on ``omie.*``."""
+    out = dict(attrs)
+    if response is not None:
+        out[sc.HTTP_RESPONSE_STATUS_CODE] = response.status_code
+        if response.http_version:
+            out[sc.NETWORK_PROTOCOL_VERSION] = response.http_version.split("/")[-1]
+        if response.status_code >= 400:
+            out[sc.ERROR_TYPE] = str(response.status_code)
+    elif error is not None:
+        out[sc.ERROR_TYPE] = type(error).__qualname__
+    return out
+
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def _looks_like_omie(request: httpx.Request) -> bool:
+    """The Omie simulator (or any Omie stand-in) on this machine, with no ``omie_url`` configured: a POST on a
+    loopback host to ``/api/v1/...`` whose JSON body carries ``call``, ``app_key`` and ``app_secret``, as every Omie
+    request does. Other hosts still need ``omie_url``: a remote look-alike is not guessed at."""
+    if request.method != "POST" or request.url.host not in _LOOPBACK_HOSTS or "/api/v1/" not in request.url.path:
+        return False
+    try:
+        head = request.content[:_HEAD]
+    except httpx.RequestNotRead:  # a streamed body: leave it alone
+        return False
+    return head[:1] == b"{" and b'"call"' in head and b'"app_key"' in head and b'"app_secret"' in head
+
+
+def _suppressed() -> bool:
+    """``suppress_instrumentation()`` or ``suppress_http_instrumentation()`` is active: record nothing, as contrib."""
+    return not is_instrumentation_enabled() or not is_http_instrumentation_enabled()
+
+
 def make_wrappers(instr: OmieHttpxInstrumentation) -> tuple[Any, Any]:
     """wrapt wrappers for ``Client.send`` and ``AsyncClient.send``."""
 
     def _begin(args: Any, kwargs: Any) -> Any:
         request = args[0] if args else kwargs.get("request")
-        if not isinstance(request, httpx.Request) or not instr.matches(request.url):
+        if not isinstance(request, httpx.Request) or not instr.enabled or _suppressed():
+            return None
+        if not instr.matches(request.url) and not _looks_like_omie(request):
             return None
         try:
             return instr.start(request)

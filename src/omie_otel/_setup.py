@@ -1,7 +1,9 @@
 """SDK set-up from the standard ``OTEL_*`` variables, for users who configured nothing themselves.
 
 Only used when :func:`omie_otel.instrument` is given no providers and no SDK provider is set globally. The exporters
-read their own ``OTEL_EXPORTER_OTLP_*`` variables (endpoint, headers, timeout, compression); the tracer provider
+read their own ``OTEL_EXPORTER_OTLP_*`` variables (endpoint, per-signal endpoints, headers, timeout, compression);
+``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` / ``OTEL_LOGS_EXPORTER`` choose them (``otlp``, ``console``,
+``none``, comma lists; see :func:`_exporter_names`); the metric reader reads ``OTEL_METRIC_EXPORT_INTERVAL``; the tracer provider
 reads ``OTEL_TRACES_SAMPLER``; :class:`~opentelemetry.sdk.resources.Resource` reads ``OTEL_SERVICE_NAME`` and
 ``OTEL_RESOURCE_ATTRIBUTES``. Every exporter is wrapped so failed exports are counted in
 :data:`omie_otel._pipeline.export_stats` — a dead collector is visible, never silent, and never blocks a request
@@ -18,7 +20,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -53,8 +55,9 @@ def is_sdk_provider(provider: Any) -> bool:
     return not (name.startswith("Proxy") or name.startswith("NoOp") or name.startswith("_Proxy"))
 
 
-def _exporter(signal: str, checked: OtelEnv) -> Any:
-    grpc = checked.protocol(signal) == "grpc"
+def _otlp_exporter(signal: str, checked: OtelEnv, grpc: bool) -> Any:
+    """An OTLP exporter for ``signal`` built with the checked ``OTEL_EXPORTER_OTLP_*`` values (a bad one has already
+    warned and is replaced by its default here, so the SDK never sees it)."""
     kwargs = checked.exporter_kwargs(signal, grpc)
     if signal == "traces":
         if grpc:
@@ -75,8 +78,65 @@ def _exporter(signal: str, checked: OtelEnv) -> Any:
     return OTLPLogExporter(**kwargs)
 
 
+_OTLP_NAMES = {"otlp_proto_http": False, "otlp_proto_grpc": True}
+
+
+_EXPORTER_VARIABLES = {"traces": "OTEL_TRACES_EXPORTER", "metrics": "OTEL_METRICS_EXPORTER", "logs": "OTEL_LOGS_EXPORTER"}
+_warned_exporters: set[tuple[str, str]] = set()
+
+
+def _exporter_names(signal: str, env: Mapping[str, str], checked: OtelEnv) -> list[str]:
+    """``OTEL_<SIGNAL>_EXPORTER`` as the spec reads it: a comma list, default ``otlp``, ``none`` for no exporter.
+
+    ``otlp`` becomes the SDK's entry-point name for the configured protocol (``otlp_proto_http`` unless
+    ``OTEL_EXPORTER_OTLP[_<SIGNAL>]_PROTOCOL=grpc``: the spec's default protocol, where the Python SDK's own
+    configurator would pick gRPC).
+    """
+    raw = env.get(_EXPORTER_VARIABLES[signal])
+    names = [n.strip().lower() for n in (raw if raw is not None and raw.strip() else "otlp").split(",") if n.strip()]
+    if "none" in names:
+        return []
+    out: list[str] = []
+    for name in names:
+        if name == "otlp":
+            name = "otlp_proto_grpc" if checked.protocol(signal) == "grpc" else "otlp_proto_http"
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _exporters(signal: str, env: Mapping[str, str], checked: OtelEnv) -> list[Any]:
+    """The exporters (metric readers too, for ``metrics``) that ``OTEL_<SIGNAL>_EXPORTER`` names, loaded through the
+    SDK's own entry points (``opentelemetry_<signal>_exporter``: ``otlp_proto_http``, ``otlp_proto_grpc``,
+    ``console``, and whatever installed packages register). An unknown name warns once, naming the variable."""
+    from opentelemetry.sdk._configuration import _import_exporters
+
+    out: list[Any] = []
+    for name in _exporter_names(signal, env, checked):
+        if name in _OTLP_NAMES:
+            out.append(_otlp_exporter(signal, checked, grpc=_OTLP_NAMES[name]))
+            continue
+        selection: dict[str, list[str]] = {"traces": [], "metrics": [], "logs": []}
+        selection[signal] = [name]
+        try:
+            loaded = _import_exporters(selection["traces"], selection["metrics"], selection["logs"])
+            exporter_class = loaded[("traces", "metrics", "logs").index(signal)][name]
+        except (RuntimeError, KeyError, ImportError) as exc:
+            variable = _EXPORTER_VARIABLES[signal]
+            if (variable, name) not in _warned_exporters:
+                _warned_exporters.add((variable, name))
+                _logger.warning(
+                    "omie-otel: %s=%r: no exporter named %r is installed (%s); use otlp, console or none. "
+                    "The %s are not exported there.",
+                    variable, env.get(variable), name, exc, signal,
+                )
+            continue
+        out.append(exporter_class())
+    return out
+
+
 def configure_from_env(service_name: str | None, environ: Mapping[str, str] | None = None) -> Providers | None:
-    """Create SDK providers exporting over OTLP and set them globally (the caller shuts them down at exit).
+    """Create SDK providers exporting over OTLP, set them globally (the caller shuts them down at exit).
 
     Returns ``None`` when ``OTEL_SDK_DISABLED=true``.
     """
@@ -98,19 +158,22 @@ def configure_from_env(service_name: str | None, environ: Mapping[str, str] | No
     # shutdown_on_exit=False: the SDK's own exit hook waits as long as a dead collector makes it; omie-otel's
     # (registered by instrument(), see omie_otel._shutdown) gives up after shutdown_timeout and counts what is lost.
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False, **checked.sampler_kwargs())
-    tracer_provider.add_span_processor(
-        BatchSpanProcessor(CountingSpanExporter(_exporter("traces", checked)), **checked.batch_kwargs("traces"))
-    )
-    reader = PeriodicExportingMetricReader(
-        CountingMetricExporter(_exporter("metrics", checked)), **checked.reader_kwargs()
-    )
-    meter_provider = MeterProvider(resource=resource, metric_readers=[reader], shutdown_on_exit=False)
-    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    logger_provider.add_log_record_processor(
-        BatchLogRecordProcessor(
-            CountingLogExporter(_exporter("logs", checked)), **checked.batch_kwargs("logs")  # type: ignore[arg-type]
+    for span_exporter in _exporters("traces", env, checked):
+        tracer_provider.add_span_processor(
+            BatchSpanProcessor(CountingSpanExporter(span_exporter), **checked.batch_kwargs("traces"))
         )
-    )
+    readers = [
+        exporter
+        if isinstance(exporter, MetricReader)
+        else PeriodicExportingMetricReader(CountingMetricExporter(exporter), **checked.reader_kwargs())
+        for exporter in _exporters("metrics", env, checked)
+    ]
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    for log_exporter in _exporters("logs", env, checked):
+        logger_provider.add_log_record_processor(
+            BatchLogRecordProcessor(CountingLogExporter(log_exporter), **checked.batch_kwargs("logs"))  # type: ignore[arg-type]
+        )
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
     set_logger_provider(logger_provider)

@@ -71,8 +71,9 @@ OMIE_OTEL_HEALTH_DISK_THRESHOLD = "OMIE_OTEL_HEALTH_DISK_THRESHOLD"
 """Percentage (0-100) of the root filesystem in use at or above which the server is not ready. Default ``90``."""
 
 OMIE_OTEL_HEALTH_OMIE_PROBE = "OMIE_OTEL_HEALTH_OMIE_PROBE"
-"""``false`` never sends the readiness probe to Omie (``ListarCategorias``, 1 record, at most once per 5 minutes,
-only when there was no Omie call lately and ``OMIE_APP_KEY``/``OMIE_APP_SECRET`` are set). Default ``true``."""
+"""``false`` never sends the readiness probe to Omie (``ListarCategorias``, at most once per 5 minutes, only from a
+readiness check, never in the first minute, only when there was no Omie call lately and only with the app key/secret
+the application itself sent; see :mod:`omie_otel.health`). Default ``true``."""
 
 OMIE_OTEL_SHUTDOWN_TIMEOUT = "OMIE_OTEL_SHUTDOWN_TIMEOUT"
 """Seconds ``uninstrument()`` and interpreter exit wait for the telemetry omie-otel set up itself to be sent
@@ -80,10 +81,10 @@ OMIE_OTEL_SHUTDOWN_TIMEOUT = "OMIE_OTEL_SHUTDOWN_TIMEOUT"
 still queued at exit are counted in ``omie_otel.export.dropped`` (``error.type=shutdown``) and reported once."""
 
 OMIE_APP_KEY = "OMIE_APP_KEY"
-"""Omie application key; omie-otel reads it only for the readiness probe (and scrubs it everywhere)."""
+"""Omie application key; omie-otel only scrubs its value everywhere (the readiness probe never reads it)."""
 
 OMIE_APP_SECRET = "OMIE_APP_SECRET"
-"""Omie application secret; omie-otel reads it only for the readiness probe (and scrubs it everywhere)."""
+"""Omie application secret; omie-otel only scrubs its value everywhere (the readiness probe never reads it)."""
 
 OMIE_OTEL_RAISE_INTERNAL_ERRORS = "OMIE_OTEL_RAISE_INTERNAL_ERRORS"
 """``1`` re-raises omie-otel's own internal errors instead of logging them (used by our test-suite only)."""

@@ -31,11 +31,18 @@ Readiness checks
     5xx); ``fail`` after three such failures in a row, on an auth failure (Omie refused the app key/secret), and while
     Omie blocks a method with HTTP 425 ``MISUSE_API_PROCESS`` — for ``omie.retry_after`` seconds from when it was seen
     (30 minutes when Omie gave no figure), with the time left in the detail.
-    Active only when there was no Omie answer lately, ``OMIE_APP_KEY`` and ``OMIE_APP_SECRET`` are set and
-    ``health_omie_probe`` is on (default): one ``ListarCategorias`` call (page 1, 1 record) to the instrument's
-    ``omie_url``, timeout 5 s. Its result is kept 5 minutes (never less than 65 s, so Omie's REDUNDANT rule — the same
-    call inside 60 s — cannot trip), and after a failed probe the wait doubles up to 30 minutes, so a bad key cannot
-    add up to the ten errors in a row that make Omie block it. No traffic and no keys: ``unknown``, not a failure.
+    Active only when all of these hold, so the probe never surprises: a readiness check asked for it (``check()``, the
+    ``/health/ready`` route, the ``health_check`` tool — never the gauge's metric collection, never import or
+    ``instrument()``); the process has been instrumented for at least a minute (a short-lived stdio process never
+    probes); there was no Omie answer in the last 5 minutes; the application itself sent an app key/secret to Omie
+    (only those credentials are used: never an environment variable, never a key the application did not use); and
+    ``health_omie_probe`` is on (default). The probe is one ``ListarCategorias`` call (page 1, 1 to 9 records per page,
+    a different count from one probe to the next) to the instrument's ``omie_url``, timeout 5 s. Its result is kept 5
+    minutes (never less than 65 s). Omie answers REDUNDANT to the same call with the same parameters inside 60 s: the
+    application's own last call is at least 5 minutes old, our previous probe at least 65 s old and with other
+    parameters, so the probe never adds such a request. After a failed probe the wait doubles up to 30 minutes, so a bad
+    key cannot add up to the ten errors in a row that make Omie block it. No traffic and no credentials: ``unknown``,
+    not a failure.
 ``telemetry_export``
     ``degraded`` when an exporter failed, or a batch processor dropped items, in the last 5 minutes, or a queue is
     90 % full; never ``fail``: losing telemetry must not take the server out of rotation.
@@ -73,7 +80,6 @@ from urllib.parse import urlsplit
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from omie_otel import environment_variables as ev
 from omie_otel import semconv as sc
 from omie_otel._config import DEFAULT_DISK_THRESHOLD, DEFAULT_MEMORY_THRESHOLD, DEFAULT_OMIE_URL
 from omie_otel._guard import internal_error
@@ -311,7 +317,9 @@ class HealthChecker:
             ``/sys/fs/cgroup``; see :func:`container_memory`).
         queues: Returns ``{signal: (queued, capacity)}`` of the batch processors (self-telemetry), or ``None``.
         scrubber: Applied to every detail text.
-        environ: Where ``OMIE_APP_KEY``/``OMIE_APP_SECRET`` are read (default ``os.environ``, read at probe time).
+        environ: Unused; kept for callers that passed it (the probe only uses the credentials the application sent,
+            from ``recent``).
+        probe_grace: Seconds after creation before the first probe (default 60).
         report_ttl: Seconds a report is reused (default 5).
         window: Seconds an Omie answer, an export failure or a drop counts as recent (default 300).
         probe_ttl: Seconds a probe result is kept (default 300; raised to 65 if lower).
@@ -340,6 +348,7 @@ class HealthChecker:
         window: float = 300.0,
         probe_ttl: float = 300.0,
         probe_timeout: float = 5.0,
+        probe_grace: float = 60.0,
     ) -> None:
         self.recent = recent
         self.omie_url = omie_url
@@ -360,15 +369,19 @@ class HealthChecker:
         self._evidence: Any = None
         self._probe: tuple[float, CheckStatus, str] | None = None  # (valid until, status, detail)
         self._probe_failures = 0
+        self._probe_not_before = clock() + probe_grace
+        self._may_probe = True  # set by each check(): False for the gauge
+        self._probe_rows = 1 + os.getpid() % 9  # registros_por_pagina of the next probe (1-9, varies per probe)
         self.probes_sent = 0
         self.running = True
 
     # --- the report --------------------------------------------------------------------------------------------------
 
-    def check(self) -> HealthReport:
+    def check(self, *, probe: bool = True) -> HealthReport:
         """The current report: recomputed after ``report_ttl`` seconds or when a new Omie answer arrived; concurrent
-        callers share one."""
+        callers share one. ``probe=False`` (the gauge) never sends the active Omie probe."""
         with self._lock:
+            self._may_probe = probe
             now = self._clock()
             evidence = None if self.recent is None else self.recent.snapshot()[0]
             if self._report is not None and now - self._report[0] < self._report_ttl and self._evidence == evidence:
@@ -418,12 +431,16 @@ class HealthChecker:
             return self._probe[1], self._probe[2]
         if not self.omie_probe:
             return "unknown", f"no Omie call in the last {self._window:.0f} s (active probe off)"
-        env = os.environ if self._environ is None else self._environ
-        key, secret = env.get(ev.OMIE_APP_KEY), env.get(ev.OMIE_APP_SECRET)
-        if not key or not secret:
+        credentials = None if self.recent is None else self.recent.credentials()
+        if credentials is None:
             return "unknown", (
-                f"no Omie call in the last {self._window:.0f} s and no OMIE_APP_KEY/OMIE_APP_SECRET to probe with"
+                f"no Omie call in the last {self._window:.0f} s, and the application has sent no app key to probe with"
             )
+        if not self._may_probe:
+            return "unknown", f"no Omie call in the last {self._window:.0f} s (probed only by a readiness check)"
+        if now < self._probe_not_before:
+            return "unknown", f"no Omie call in the last {self._window:.0f} s (no probe in the first minute)"
+        key, secret = credentials
         return self._send_probe(key, secret, now)
 
     @staticmethod
@@ -448,8 +465,10 @@ class HealthChecker:
             "call": "ListarCategorias",
             "app_key": key,
             "app_secret": secret,
-            "param": [{"pagina": 1, "registros_por_pagina": 1}],
+            # Never the parameters of the previous probe: Omie's REDUNDANT rule is the same call *and* parameters.
+            "param": [{"pagina": 1, "registros_por_pagina": self._probe_rows}],
         }
+        self._probe_rows = self._probe_rows % 9 + 1
         self.probes_sent += 1
         start = time.perf_counter()
         fault = None
@@ -549,7 +568,7 @@ class HealthChecker:
         if not self.running:
             return
         try:
-            report = self.check()
+            report = self.check(probe=False)  # a metric collection (at exit too) never calls Omie
         except Exception as exc:  # noqa: BLE001 - a metric callback must never raise
             internal_error("health gauge", exc)
             return

@@ -13,20 +13,28 @@ Usage:
     >>> host.stop()
 
 Metrics (instrument types follow semconv, so they match the collector's ``hostmetrics`` receiver):
-    * ``system.cpu.utilization``, gauge, ``1``: no attribute, or ``cpu.logical_number`` with ``per_cpu``.
+    * ``system.cpu.utilization``, gauge, ``1``: ``cpu.mode`` (user, nice, system, idle, iowait, interrupt, steal:
+      the fractions sum to 1; busy = every mode but idle and iowait), plus ``cpu.logical_number`` with ``per_cpu``.
+    * ``system.cpu.time``, counter, ``s``: the same attributes, seconds since boot.
     * ``system.memory.usage``, up-down counter, ``By``: ``system.memory.state`` = used, free, cached, buffers
       (those the platform has).
     * ``system.memory.utilization``, gauge, ``1``: ``system.memory.state``, the same states, as fractions of total.
     * ``system.filesystem.usage``, up-down counter, ``By``: ``system.device``, ``system.filesystem.mountpoint``,
-      ``system.filesystem.type``, ``system.filesystem.state`` = used, free.
+      ``system.filesystem.type``, ``system.filesystem.mode`` = rw, ro, ``system.filesystem.state`` = used, free.
     * ``system.filesystem.utilization``, gauge, ``1``: the same attributes.
-    * ``system.network.io``, counter, ``By``: ``network.io.direction`` = transmit, receive.
-    * ``process.cpu.utilization``, gauge, ``1``: no attribute.
+    * ``system.network.io``, counter, ``By``: ``network.interface.name``, ``network.io.direction`` = transmit,
+      receive.
+    * ``process.cpu.utilization``, gauge, ``1``: ``cpu.mode`` = user, system (required by semconv).
+    * ``process.cpu.time``, counter, ``s``: ``cpu.mode`` = user, system.
     * ``process.memory.usage``, up-down counter, ``By``: no attribute (resident set size).
-    * ``process.open_file_descriptor.count``, up-down counter, ``{file_descriptor}``: no attribute.
+    * ``process.unix.file_descriptor.count``, up-down counter, ``{file_descriptor}``: no attribute (it replaces the
+      deprecated ``process.open_file_descriptor.count``).
     * ``process.thread.count``, up-down counter, ``{thread}``: no attribute.
     * ``omie.client.pool.connections``, up-down counter, ``{connection}``: ``omie.client.pool.name``,
       ``omie.client.pool.state`` = active, idle.
+    * ``omie.client.pool.limit``, up-down counter, ``{connection}``: ``omie.client.pool.name``; the pool's
+      ``max_connections`` (absent when unlimited).
+    * ``omie.client.pool.utilization``, gauge, ``1``: ``omie.client.pool.name``; active / limit (the plan: < 80 %).
 
     * CPU utilizations are the busy fraction since the previous collection (the first collection: since
       :meth:`HostMetrics.start`), never a meaningless first 0. ``process.cpu.utilization`` is divided by the CPUs
@@ -34,7 +42,7 @@ Metrics (instrument types follow semconv, so they match the collector's ``hostme
     * Filesystems: real ones only (``psutil.disk_partitions(all=False)``), without tmpfs, squashfs, loop devices or
       overlay, except an overlay mounted on ``/`` (a container's root); one mount per device; utilization is
       ``used / (used + free)``, as ``df`` shows it.
-    * Network: summed over every interface except loopback; cumulative since boot.
+    * Network: per interface, loopback left out; cumulative since boot.
     * Connection pools: register a client with :func:`register_pool`; it is held by a weak reference.
 
 Failures:
@@ -58,6 +66,7 @@ import fnmatch
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import weakref
@@ -128,21 +137,23 @@ class _Spec:
 
 
 _SPECS: Final = (
-    _Spec(semconv.SYSTEM_CPU_UTILIZATION, "gauge", "1", "Fraction of CPU time not idle since the last measurement."),
+    _Spec(semconv.SYSTEM_CPU_UTILIZATION, "gauge", "1", "Fraction of CPU time in each mode since the last measurement."),
+    _Spec(semconv.SYSTEM_CPU_TIME, "counter", "s", "Seconds each logical CPU spent in each mode, since boot."),
     _Spec(semconv.SYSTEM_MEMORY_USAGE, "up_down_counter", "By", "Memory in use, by state."),
     _Spec(semconv.SYSTEM_MEMORY_UTILIZATION, "gauge", "1", "Fraction of total memory, by state."),
     _Spec(semconv.SYSTEM_FILESYSTEM_USAGE, "up_down_counter", "By", "Filesystem space, by state."),
     _Spec(semconv.SYSTEM_FILESYSTEM_UTILIZATION, "gauge", "1", "Fraction of filesystem space, by state."),
-    _Spec(semconv.SYSTEM_NETWORK_IO, "counter", "By", "Bytes sent and received, all non-loopback interfaces."),
+    _Spec(semconv.SYSTEM_NETWORK_IO, "counter", "By", "Bytes sent and received, by non-loopback interface."),
     _Spec(
         semconv.PROCESS_CPU_UTILIZATION,
         "gauge",
         "1",
-        "CPU time of this process since the last measurement, divided by elapsed time and available CPUs.",
+        "CPU time of this process in each mode since the last measurement, divided by elapsed time and available CPUs.",
     ),
+    _Spec(semconv.PROCESS_CPU_TIME, "counter", "s", "CPU seconds of this process, by mode."),
     _Spec(semconv.PROCESS_MEMORY_USAGE, "up_down_counter", "By", "Resident set size of this process."),
     _Spec(
-        semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT,
+        semconv.PROCESS_UNIX_FILE_DESCRIPTOR_COUNT,
         "up_down_counter",
         "{file_descriptor}",
         "File descriptors open in this process.",
@@ -154,6 +165,10 @@ _SPECS: Final = (
         "{connection}",
         "Connections in a registered httpx client's pool, by state.",
     ),
+    _Spec(
+        semconv.OMIE_CLIENT_POOL_LIMIT, "up_down_counter", "{connection}", "max_connections of a registered pool."
+    ),
+    _Spec(semconv.OMIE_CLIENT_POOL_UTILIZATION, "gauge", "1", "Active connections / max_connections of a pool."),
 )
 
 _POOLS: dict[str, weakref.ref[httpx.Client | httpx.AsyncClient]] = {}
@@ -201,6 +216,13 @@ def _pool_counts(client: Any) -> dict[str, int]:
     return {"active": len(connections) - idle, "idle": idle}
 
 
+def _pool_limit(client: Any) -> int | None:
+    """The httpcore pool's ``max_connections`` (``None``: unlimited); AttributeError if it has no pool."""
+    limit = client._transport._pool._max_connections
+    # httpcore stores "no limit" as sys.maxsize
+    return int(limit) if isinstance(limit, int) and 0 < limit < sys.maxsize else None
+
+
 def _parse_bool(variable: str, default: bool) -> bool:
     raw = os.environ.get(variable, "").strip()
     if not raw:
@@ -224,6 +246,40 @@ def _cpu_busy_total(times: Any) -> tuple[float, float]:
     total = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
     idle = times.idle + getattr(times, "iowait", 0.0)
     return total - idle, total
+
+
+def _cpu_modes(times: Any) -> list[float]:
+    """Seconds per ``cpu.mode`` (:data:`semconv.CPU_MODES_SYSTEM` order) of a ``psutil.cpu_times()`` tuple.
+
+    Linux counts guest time inside user and nice, so ``guest`` is not a mode of its own; ``interrupt`` is
+    irq + softirq. The modes sum to :func:`_cpu_busy_total`'s total.
+    """
+    get = lambda field: float(getattr(times, field, 0.0))  # noqa: E731 - platforms differ in fields
+    return [
+        get("user"),
+        get("nice"),
+        get("system"),
+        get("idle"),
+        get("iowait"),
+        get("irq") + get("softirq") + get("interrupt") + get("dpc"),
+        get("steal"),
+    ]
+
+
+def _mode_pairs(times: Any) -> list[tuple[float, float]]:
+    """``(seconds in mode, total seconds)`` per ``cpu.mode``, what :class:`_DeltaSampler` turns into fractions."""
+    total = _cpu_busy_total(times)[1]
+    return [(seconds, total) for seconds in _cpu_modes(times)]
+
+
+def _busy(fractions: Sequence[float | None]) -> float | None:
+    """The busy fraction from one CPU's per-mode fractions: every mode but idle and iowait."""
+    if not fractions or None in fractions:
+        return None
+    return _clamp(
+        sum(v for mode, v in zip(semconv.CPU_MODES_SYSTEM, fractions, strict=True)
+            if v is not None and mode not in semconv.CPU_MODES_IDLE)
+    )
 
 
 def _available_cpus() -> int:
@@ -263,6 +319,15 @@ class _DeltaSampler:
             return list(self._last)
 
 
+def _cpu_mode_attributes(count: int, per_cpu: bool) -> list[dict[str, Any]]:
+    """Attributes of the ``count`` flattened (CPU, mode) values of a CPU reading."""
+    modes = semconv.CPU_MODES_SYSTEM
+    return [
+        {semconv.CPU_MODE: modes[i % len(modes)], **({semconv.CPU_LOGICAL_NUMBER: i // len(modes)} if per_cpu else {})}
+        for i in range(count)
+    ]
+
+
 def _without_attributes(read: Callable[[], float]) -> Callable[[], _Points]:
     return lambda: [(read(), {})]
 
@@ -276,6 +341,7 @@ class _Filesystem:
     device: str
     mountpoint: str
     fstype: str
+    mode: str
     total: int
     used: int
     free: int
@@ -292,6 +358,7 @@ class _Filesystem:
             semconv.SYSTEM_DEVICE: self.device,
             semconv.SYSTEM_FILESYSTEM_MOUNTPOINT: self.mountpoint,
             semconv.SYSTEM_FILESYSTEM_TYPE: self.fstype,
+            semconv.SYSTEM_FILESYSTEM_MODE: self.mode,
         }
 
 
@@ -363,6 +430,10 @@ class HostMetrics:
         self._snapshot_samplers: dict[str, _DeltaSampler] = {}
         self._observers: dict[str, Callable[[], _Points]] = {
             semconv.SYSTEM_CPU_UTILIZATION: self._observe_system_cpu,
+            semconv.SYSTEM_CPU_TIME: self._observe_system_cpu_time,
+            semconv.PROCESS_CPU_TIME: self._observe_process_cpu_time,
+            semconv.OMIE_CLIENT_POOL_LIMIT: self._observe_pool_limit,
+            semconv.OMIE_CLIENT_POOL_UTILIZATION: self._observe_pool_utilization,
             semconv.SYSTEM_MEMORY_USAGE: self._observe_memory_usage,
             semconv.SYSTEM_MEMORY_UTILIZATION: self._observe_memory_utilization,
             semconv.SYSTEM_FILESYSTEM_USAGE: self._observe_filesystem_usage,
@@ -374,7 +445,7 @@ class HostMetrics:
         # Single-valued process metrics, read the same way by their callbacks and by snapshot().
         self._process_readers: dict[str, Callable[[], int]] = {
             semconv.PROCESS_MEMORY_USAGE: lambda: int(self._proc().memory_info().rss),
-            semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: lambda: int(self._proc().num_fds()),
+            semconv.PROCESS_UNIX_FILE_DESCRIPTOR_COUNT: lambda: int(self._proc().num_fds()),
             semconv.PROCESS_THREAD_COUNT: lambda: int(self._proc().num_threads()),
         }
         for name, read in self._process_readers.items():
@@ -475,24 +546,33 @@ class HostMetrics:
 
     @staticmethod
     def _read_cpu_times() -> list[tuple[float, float]]:
-        return [_cpu_busy_total(psutil.cpu_times(percpu=False))]
+        return _mode_pairs(psutil.cpu_times(percpu=False))
 
     @staticmethod
     def _read_cpu_times_per_cpu() -> list[tuple[float, float]]:
-        return [_cpu_busy_total(times) for times in psutil.cpu_times(percpu=True)]
+        return [pair for times in psutil.cpu_times(percpu=True) for pair in _mode_pairs(times)]
 
     def _read_process_cpu_time(self) -> list[tuple[float, float]]:
         times = self._proc().cpu_times()
-        return [(times.user + times.system, _monotonic())]
+        now = _monotonic()
+        return [(times.user, now), (times.system, now)]
 
     def _system_cpu(self, samplers: dict[str, _DeltaSampler], *, per_cpu: bool) -> list[float | None]:
+        """Fractions per ``cpu.mode`` (per CPU, then mode, with ``per_cpu``)."""
         sampler = self._sampler(samplers, semconv.SYSTEM_CPU_UTILIZATION, per_cpu=per_cpu)
         return [] if sampler is None else [None if v is None else _clamp(v) for v in sampler.sample()]
 
-    def _process_cpu(self, samplers: dict[str, _DeltaSampler]) -> float | None:
+    def _process_cpu(self, samplers: dict[str, _DeltaSampler]) -> list[float | None]:
+        """Fractions of the available CPUs spent in user and in system mode (:data:`semconv.CPU_MODES_PROCESS`)."""
         sampler = self._sampler(samplers, semconv.PROCESS_CPU_UTILIZATION, per_cpu=False)
-        ratio = None if sampler is None else sampler.sample()[0]
-        return None if ratio is None else _clamp(ratio / _available_cpus())
+        if sampler is None:
+            return []
+        cpus = _available_cpus()
+        return [None if ratio is None else _clamp(ratio / cpus) for ratio in sampler.sample()]
+
+    def _process_cpu_busy(self, samplers: dict[str, _DeltaSampler]) -> float | None:
+        modes = self._process_cpu(samplers)
+        return None if not modes or None in modes else _clamp(sum(m for m in modes if m is not None))
 
     @staticmethod
     def _memory() -> tuple[int, dict[str, int]]:
@@ -524,16 +604,29 @@ class HostMetrics:
                 continue
             filesystems.append(
                 _Filesystem(
-                    partition.device, partition.mountpoint, partition.fstype, usage.total, usage.used, usage.free
+                    partition.device,
+                    partition.mountpoint,
+                    partition.fstype,
+                    "ro" if "ro" in partition.opts.split(",") else "rw",
+                    usage.total,
+                    usage.used,
+                    usage.free,
                 )
             )
         return filesystems
 
     @staticmethod
-    def _network_io() -> dict[str, int]:
+    def _network_io_per_interface() -> dict[str, dict[str, int]]:
         counters = psutil.net_io_counters(pernic=True)
-        nics = [c for nic, c in counters.items() if not _LOOPBACK_INTERFACE.fullmatch(nic)]
-        return {"transmit": sum(c.bytes_sent for c in nics), "receive": sum(c.bytes_recv for c in nics)}
+        return {
+            nic: {"transmit": c.bytes_sent, "receive": c.bytes_recv}
+            for nic, c in sorted(counters.items())
+            if not _LOOPBACK_INTERFACE.fullmatch(nic)
+        }
+
+    def _network_io(self) -> dict[str, int]:
+        nics = self._network_io_per_interface().values()
+        return {"transmit": sum(c["transmit"] for c in nics), "receive": sum(c["receive"] for c in nics)}
 
     def _pools(self) -> dict[str, dict[str, int]]:
         pools = {}
@@ -551,13 +644,22 @@ class HostMetrics:
 
     def _observe_system_cpu(self) -> _Points:
         values = self._system_cpu(self._samplers, per_cpu=self._per_cpu)
-        if not self._per_cpu:
-            return [(value, {}) for value in values if value is not None]
-        return [(v, {semconv.CPU_LOGICAL_NUMBER: cpu}) for cpu, v in enumerate(values) if v is not None]
+        return [(v, attrs) for v, attrs in zip(values, _cpu_mode_attributes(len(values), self._per_cpu)) if v is not None]
+
+    def _observe_system_cpu_time(self) -> _Points:
+        per_cpu = psutil.cpu_times(percpu=True) if self._per_cpu else [psutil.cpu_times(percpu=False)]
+        values = [seconds for times in per_cpu for seconds in _cpu_modes(times)]
+        return list(zip(values, _cpu_mode_attributes(len(values), self._per_cpu), strict=True))
 
     def _observe_process_cpu(self) -> _Points:
-        value = self._process_cpu(self._samplers)
-        return [] if value is None else [(value, {})]
+        values = self._process_cpu(self._samplers)
+        return [
+            (v, {semconv.CPU_MODE: mode}) for mode, v in zip(semconv.CPU_MODES_PROCESS, values) if v is not None
+        ]
+
+    def _observe_process_cpu_time(self) -> _Points:
+        times = self._proc().cpu_times()
+        return [(float(times.user), {semconv.CPU_MODE: "user"}), (float(times.system), {semconv.CPU_MODE: "system"})]
 
     def _observe_memory_usage(self) -> _Points:
         _, states = self._memory()
@@ -582,7 +684,37 @@ class HostMetrics:
         ]
 
     def _observe_network_io(self) -> _Points:
-        return [(value, {semconv.NETWORK_IO_DIRECTION: d}) for d, value in self._network_io().items()]
+        return [
+            (value, {semconv.NETWORK_INTERFACE_NAME: nic, semconv.NETWORK_IO_DIRECTION: direction})
+            for nic, counts in self._network_io_per_interface().items()
+            for direction, value in counts.items()
+        ]
+
+    def _pool_limits(self) -> dict[str, tuple[int, int]]:
+        """``{pool name: (active connections, max_connections)}`` of the limited pools."""
+        limits = {}
+        for name, client in _registered_pools():
+            key = f"{semconv.OMIE_CLIENT_POOL_CONNECTIONS} {name}"  # one key per pool: one warning however it fails
+            if key in self._dropped:
+                continue
+            try:
+                limit = _pool_limit(client)
+                active = _pool_counts(client)["active"]
+            except AttributeError as exc:
+                self._drop(key, exc)
+                continue
+            if limit is not None:
+                limits[name] = (active, limit)
+        return limits
+
+    def _observe_pool_limit(self) -> _Points:
+        return [(limit, {semconv.OMIE_CLIENT_POOL_NAME: name}) for name, (_, limit) in self._pool_limits().items()]
+
+    def _observe_pool_utilization(self) -> _Points:
+        return [
+            (active / limit, {semconv.OMIE_CLIENT_POOL_NAME: name})
+            for name, (active, limit) in self._pool_limits().items()
+        ]
 
     def _observe_pools(self) -> _Points:
         return [
@@ -619,7 +751,7 @@ class HostMetrics:
                 (semconv.SYSTEM_CPU_UTILIZATION,), lambda: self._system_cpu(self._snapshot_samplers, per_cpu=False)
             )
             result["cpu"] = {
-                "utilization": cpu[0] if cpu else None,
+                "utilization": _busy(cpu) if cpu else None,
                 "logical_count": psutil.cpu_count(),
                 "available": _available_cpus(),
             }
@@ -666,14 +798,14 @@ class HostMetrics:
             }
         readers: dict[str, Callable[[], Any]] = {
             **self._process_readers,
-            semconv.PROCESS_CPU_UTILIZATION: lambda: self._process_cpu(self._snapshot_samplers),
+            semconv.PROCESS_CPU_UTILIZATION: lambda: self._process_cpu_busy(self._snapshot_samplers),
         }
         process = {
             field: self._snapshot_read((metric,), readers[metric])
             for field, metric in (
                 ("cpu_utilization", semconv.PROCESS_CPU_UTILIZATION),
                 ("memory_rss", semconv.PROCESS_MEMORY_USAGE),
-                ("open_file_descriptors", semconv.PROCESS_OPEN_FILE_DESCRIPTOR_COUNT),
+                ("open_file_descriptors", semconv.PROCESS_UNIX_FILE_DESCRIPTOR_COUNT),
                 ("threads", semconv.PROCESS_THREAD_COUNT),
             )
             if metric in self._enabled

@@ -1,8 +1,22 @@
 """Every attribute name, metric name, unit and bucket boundary omie-otel emits.
 
 These names are a public contract: dashboards, alert rules and users' queries depend on them. They live in this one
-module so a rename is one visible diff. MCP names follow the OpenTelemetry MCP semantic conventions (semconv 1.39,
-``gen-ai/mcp.md``); host names follow the ``system.*`` / ``process.*`` conventions; ``omie.*`` names are ours.
+module so a rename is one visible diff.
+
+Versions followed:
+
+* MCP: the gen-ai conventions (``open-telemetry/semantic-conventions-genai``, ``docs/gen-ai/mcp.md``, whose shared
+  attributes point at semantic-conventions **v1.41.1**). Errors: ``error.type`` is the JSON-RPC error code (and
+  ``rpc.response.status_code`` carries the same code) whenever the client receives a JSON-RPC error, *any* code,
+  ``-32601`` and ``-32602`` included (the text makes no exception for client-caused codes); a ``tools/call`` answered
+  with ``isError: true`` (a failing tool, an unknown tool, invalid arguments) is ``tool_error`` with no status code.
+  ``mcp.session.id`` is set only when the request is part of a session (never on protocol 2026-07-28, which has none).
+* System, process and HTTP: semantic-conventions **v1.44.0** (``system.*``, ``process.*``, ``http.client.*``).
+* ``omie.*`` and ``omie_otel.*`` names are ours.
+
+``tests/test_conformance.py`` checks every name, instrument kind, unit and closed enum value a realistic workload
+emits against the registry data of the installed ``opentelemetry-semantic-conventions`` (schema 1.44.0), and our own
+names against this module.
 
 Example:
     >>> from omie_otel import semconv
@@ -85,25 +99,53 @@ OMIE_CLIENT_RATELIMIT_UTILIZATION: Final = "omie.client.ratelimit.utilization"
 #: Omie answers in 0.1-30 s; below 50 ms is a cache or a local fault.
 OMIE_DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0)
 
+# --- HTTP client (OpenTelemetry semconv, stable) --------------------------------------------------------------------
+HTTP_CLIENT_REQUEST_DURATION: Final = "http.client.request.duration"
+HTTP_REQUEST_METHOD: Final = "http.request.method"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+URL_FULL: Final = "url.full"
+NETWORK_PROTOCOL_VERSION: Final = "network.protocol.version"
+#: Bucket advice from semconv for ``http.client.request.duration``, in seconds.
+HTTP_DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
 # --- Host and process metrics (OpenTelemetry semconv) -----------------------------------------------------------------
 SYSTEM_CPU_UTILIZATION: Final = "system.cpu.utilization"
+SYSTEM_CPU_TIME: Final = "system.cpu.time"
 SYSTEM_MEMORY_USAGE: Final = "system.memory.usage"
 SYSTEM_MEMORY_UTILIZATION: Final = "system.memory.utilization"
 SYSTEM_FILESYSTEM_USAGE: Final = "system.filesystem.usage"
 SYSTEM_FILESYSTEM_UTILIZATION: Final = "system.filesystem.utilization"
 SYSTEM_NETWORK_IO: Final = "system.network.io"
 PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"
+PROCESS_CPU_TIME: Final = "process.cpu.time"
 PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
-PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: Final = "process.open_file_descriptor.count"
+PROCESS_UNIX_FILE_DESCRIPTOR_COUNT: Final = "process.unix.file_descriptor.count"
+#: Deprecated alias kept for code importing it: the series ``process.open_file_descriptor.count`` (deprecated in
+#: semconv) is no longer emitted; this constant now names its replacement.
+PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: Final = PROCESS_UNIX_FILE_DESCRIPTOR_COUNT
 PROCESS_THREAD_COUNT: Final = "process.thread.count"
 CPU_LOGICAL_NUMBER: Final = "cpu.logical_number"
+CPU_MODE: Final = "cpu.mode"
+#: ``cpu.mode`` values we report (semconv well-known values; ``interrupt`` is psutil's irq + softirq).
+CPU_MODES_SYSTEM: Final = ("user", "nice", "system", "idle", "iowait", "interrupt", "steal")
+CPU_MODES_PROCESS: Final = ("user", "system")
+#: Modes that are not "busy": ``system.cpu.utilization`` summed over the other modes is the busy fraction.
+CPU_MODES_IDLE: Final = ("idle", "iowait")
 SYSTEM_MEMORY_STATE: Final = "system.memory.state"
 SYSTEM_DEVICE: Final = "system.device"
 SYSTEM_FILESYSTEM_MOUNTPOINT: Final = "system.filesystem.mountpoint"
 SYSTEM_FILESYSTEM_TYPE: Final = "system.filesystem.type"
 SYSTEM_FILESYSTEM_STATE: Final = "system.filesystem.state"
+SYSTEM_FILESYSTEM_MODE: Final = "system.filesystem.mode"
+NETWORK_INTERFACE_NAME: Final = "network.interface.name"
 NETWORK_IO_DIRECTION: Final = "network.io.direction"
 OMIE_CLIENT_POOL_CONNECTIONS: Final = "omie.client.pool.connections"
+OMIE_CLIENT_POOL_LIMIT: Final = "omie.client.pool.limit"
+"""The pool's ``max_connections`` (httpx ``Limits``)."""
+OMIE_CLIENT_POOL_UTILIZATION: Final = "omie.client.pool.utilization"
+"""Active connections / ``max_connections``: the plan's "pool < 80 %"."""
 OMIE_CLIENT_POOL_STATE: Final = "omie.client.pool.state"
 OMIE_CLIENT_POOL_NAME: Final = "omie.client.pool.name"
 

@@ -36,6 +36,7 @@ from fastmcp import Client, FastMCP
 from fastmcp.exceptions import ToolError
 
 from omie_otel import instrument
+from omie_otel.host_metrics import register_pool
 from omie_otel.simulator import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, OmieSimulator
 
 sim = OmieSimulator(seed=7)
@@ -67,7 +68,10 @@ def _mark(event: str) -> None:
 
 
 async def drive(calls: int, faults: list[str], pause: float, outage: tuple[str, int] | None, recover: int) -> None:
-    async with Client(mcp) as client:
+    # A real httpx pool (the simulator's ASGI transport has none) so the pool series reach the stack.
+    pool = httpx.AsyncClient(limits=httpx.Limits(max_connections=10))
+    register_pool("omie-probe", pool)
+    async with pool, Client(mcp) as client:
         for page in range(1, calls + 1):
             await client.call_tool("listar_clientes", {"pagina": page})
             await asyncio.sleep(pause)

@@ -16,7 +16,13 @@ import sys
 from collections.abc import Sequence
 
 from omie_otel.simulator._app import OmieSimulator
-from omie_otel.simulator._config import OMIE_SIM_HOST, OMIE_SIM_PORT, SimulatorConfig
+from omie_otel.simulator._config import (
+    DEFAULT_APP_KEY,
+    DEFAULT_APP_SECRET,
+    OMIE_SIM_HOST,
+    OMIE_SIM_PORT,
+    SimulatorConfig,
+)
 from omie_otel.simulator._server import run_server
 
 __all__ = ["main"]
@@ -24,9 +30,19 @@ __all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m omie_otel.simulator",
+        prog="omie-otel simulator",
         description="Serve an Omie API simulator (wire format, data, limits, faults) on a local port.",
-        epilog="Every setting also reads an OMIE_SIM_* environment variable; options win over it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "Demo credentials (the only ones it accepts; any other key is refused like Omie does):\n"
+            f"  app_key    {DEFAULT_APP_KEY}\n"
+            f"  app_secret {DEFAULT_APP_SECRET}\n"
+            "Base URL: http://127.0.0.1:<port>/api/v1/ (e.g. POST .../api/v1/geral/clientes/ with\n"
+            '  {"call": "ListarClientes", "app_key": ..., "app_secret": ..., "param": [{"pagina": 1}]}).\n'
+            "omie-otel recognises Omie-shaped requests to it without configuration; to name it explicitly,\n"
+            "instrument(mcp, omie_url='http://127.0.0.1:<port>/api/') or OMIE_OTEL_OMIE_URL.\n\n"
+            "Every setting also reads an OMIE_SIM_* environment variable; options win over it."
+        ),
     )
     parser.add_argument("--host", default=None, help=f"interface (env {OMIE_SIM_HOST}, default 127.0.0.1)")
     parser.add_argument(

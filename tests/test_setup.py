@@ -1,0 +1,105 @@
+"""The standard OTEL_* switches, exactly as the spec and the Python SDK define them, in a fresh interpreter each time
+(the SDK's globals can be set once per process). Exports go to stdout (console) or to a real OTLP/HTTP receiver on
+127.0.0.1 (tests/helpers/otlp_sink.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.otlp_sink import otlp_sink
+
+SERVER = str(Path(__file__).parent / "servers" / "switches.py")
+ROOT = str(Path(__file__).parent.parent)
+
+
+def run(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OMIE_OTEL_"))}
+    clean.update({"PYTHONPATH": ROOT, "OTEL_SERVICE_NAME": "switches", "OTEL_METRIC_EXPORT_INTERVAL": "200", **env})
+    out = subprocess.run([sys.executable, SERVER], env=clean, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "RESULT 3" in out.stdout, out.stderr[-3000:]
+    return out
+
+
+def test_console_exporters_print_spans_metrics_and_logs_with_resource_attributes() -> None:
+    out = run(
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="console",
+        OTEL_LOGS_EXPORTER="console",
+        OTEL_RESOURCE_ATTRIBUTES="deployment.environment.name=teste,service.namespace=omie",
+    )
+    seen = out.stdout[-3000:] + out.stderr[-3000:]
+    assert '"name": "tools/call somar"' in out.stdout, seen
+    assert '"mcp.server.operation.duration"' in out.stdout, seen
+    assert "somando 1 e 2" in out.stdout, seen  # the log record, exported by the console log exporter
+    assert '"deployment.environment.name": "teste"' in out.stdout and '"service.namespace": "omie"' in out.stdout
+    assert "OTEL_" not in out.stderr, out.stderr[-3000:]  # no warning about a switch: every value is valid
+
+
+def test_none_exports_nothing_for_that_signal() -> None:
+    with otlp_sink() as sink:
+        out = run(
+            OTEL_TRACES_EXPORTER="none",
+            OTEL_METRICS_EXPORTER="console",
+            OTEL_LOGS_EXPORTER="none",
+            OTEL_EXPORTER_OTLP_ENDPOINT=sink.url,
+        )
+        assert '"name": "tools/call somar"' not in out.stdout
+        assert '"mcp.server.operation.duration"' in out.stdout
+        assert "somando" not in out.stdout
+        assert sink.requests == 0  # none means no exporter, not "OTLP to the default"
+
+
+def test_default_is_otlp_and_each_signal_follows_its_own_endpoint() -> None:
+    with otlp_sink() as traces, otlp_sink() as rest:
+        run(
+            OTEL_EXPORTER_OTLP_ENDPOINT=rest.url,
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{traces.url}/v1/traces",
+        )
+        assert traces.wait_for(lambda s: any(sp["name"] == "tools/call somar" for sp in s.spans))
+        assert rest.wait_for(lambda s: bool(s.metrics) and bool(s.logs))
+        assert rest.spans == [] and traces.metrics == [] and traces.logs == []
+        (span, *_) = [sp for sp in traces.spans if sp["name"] == "tools/call somar"]
+        assert span["resource"]["service.name"] == "switches"
+
+
+def test_comma_list_exports_to_every_exporter_named() -> None:
+    with otlp_sink() as sink:
+        out = run(
+            OTEL_TRACES_EXPORTER="console, otlp",
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+            OTEL_EXPORTER_OTLP_ENDPOINT=sink.url,
+        )
+        assert '"name": "tools/call somar"' in out.stdout
+        assert sink.wait_for(lambda s: any(sp["name"] == "tools/call somar" for sp in s.spans))
+
+
+def test_unknown_exporter_warns_once_naming_the_variable_and_the_rest_still_works() -> None:
+    out = run(OTEL_TRACES_EXPORTER="console,zipkin_typo", OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none")
+    warnings = [line for line in out.stderr.splitlines() if "OTEL_TRACES_EXPORTER" in line]
+    assert len(warnings) == 1 and "zipkin_typo" in warnings[0], out.stderr[-2000:]
+    assert '"name": "tools/call somar"' in out.stdout
+
+
+def test_sdk_disabled_exports_nothing() -> None:
+    out = run(
+        OTEL_SDK_DISABLED="true",
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="console",
+        OTEL_LOGS_EXPORTER="console",
+    )
+    assert '"name"' not in out.stdout and "somando" not in out.stdout
+
+
+@pytest.mark.parametrize("interval", ["200", "60000"])
+def test_metric_export_interval_is_honoured(interval: str) -> None:
+    out = run(OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="console", OTEL_LOGS_EXPORTER="none",
+              OTEL_METRIC_EXPORT_INTERVAL=interval)
+    exports = out.stdout.count('"resource_metrics"')
+    # 200 ms: a few periodic exports in the ~0.3 s+ the process lives, plus the one at exit; 60 s: only the one at exit
+    assert (exports >= 2) if interval == "200" else (exports == 1), exports
