@@ -68,6 +68,9 @@ STANDARD: dict[str, list[str]] = {
     "OTEL_TRACES_SAMPLER": ["abc", "("],
     "OTEL_TRACES_SAMPLER_ARG": ["-1", "2", "nan", "abc"],  # with OTEL_TRACES_SAMPLER=traceidratio
     "OTEL_METRIC_EXPORT_INTERVAL": [*_NUMBERS, "0"],
+    "OTEL_TRACES_EXPORTER": ["zipkin_nope", "(", "otlp,nope"],
+    "OTEL_METRICS_EXPORTER": ["prometheus_nope"],
+    "OTEL_LOGS_EXPORTER": ["nope"],
     "OTEL_METRIC_EXPORT_TIMEOUT": [*_NUMBERS, "0"],
     **{f"OTEL_{p}_{s}": _BATCH for p in ("BSP", "BLRP")
        for s in ("SCHEDULE_DELAY", "MAX_QUEUE_SIZE", "MAX_EXPORT_BATCH_SIZE", "EXPORT_TIMEOUT")},

@@ -82,7 +82,6 @@ _OTLP_NAMES = {"otlp_proto_http": False, "otlp_proto_grpc": True}
 
 
 _EXPORTER_VARIABLES = {"traces": "OTEL_TRACES_EXPORTER", "metrics": "OTEL_METRICS_EXPORTER", "logs": "OTEL_LOGS_EXPORTER"}
-_warned_exporters: set[tuple[str, str]] = set()
 
 
 def _exporter_names(signal: str, env: Mapping[str, str], checked: OtelEnv) -> list[str]:
@@ -123,13 +122,12 @@ def _exporters(signal: str, env: Mapping[str, str], checked: OtelEnv) -> list[An
             exporter_class = loaded[("traces", "metrics", "logs").index(signal)][name]
         except (RuntimeError, KeyError, ImportError) as exc:
             variable = _EXPORTER_VARIABLES[signal]
-            if (variable, name) not in _warned_exporters:
-                _warned_exporters.add((variable, name))
-                _logger.warning(
-                    "omie-otel: %s=%r: no exporter named %r is installed (%s); use otlp, console or none. "
-                    "The %s are not exported there.",
-                    variable, env.get(variable), name, exc, signal,
-                )
+            checked.warn(
+                variable,
+                env.get(variable, ""),
+                f"otlp, console, none, or the name of an installed exporter, comma-separated ({name!r}: {exc})",
+                f"no {signal} exporter for {name!r}",
+            )
             continue
         out.append(exporter_class())
     return out
