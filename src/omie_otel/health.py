@@ -74,15 +74,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from omie_otel import semconv as sc
+from omie_otel._cgroup import CGROUP_ROOT, ContainerMemory, container_memory
 from omie_otel._config import DEFAULT_DISK_THRESHOLD, DEFAULT_MEMORY_THRESHOLD, DEFAULT_OMIE_URL
 from omie_otel._guard import internal_error
+from omie_otel._state import SCOPE, State, current_state
 from omie_otel.version import __version__
 
 __all__ = [
@@ -191,107 +192,6 @@ def _probe_url(prefix: str) -> str:
 
 def _ago(seconds: float) -> str:
     return f"{seconds:.0f} s ago"
-
-
-# --- container memory (cgroup) -------------------------------------------------------------------------------------------
-
-#: Where the cgroup filesystem is mounted; inside a container it shows the container's own cgroup.
-CGROUP_ROOT: Final = "/sys/fs/cgroup"
-
-# (version, limit file, usage file, stat file, the stat key of the inactive page cache), in the order tried.
-_CGROUP_LAYOUTS: Final[tuple[tuple[Literal["v1", "v2"], str, str, str, str], ...]] = (
-    ("v2", "memory.max", "memory.current", "memory.stat", "inactive_file"),
-    ("v1", "memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "memory/memory.stat", "total_inactive_file"),
-)
-_cgroup_warned: set[str] = set()
-_cgroup_warned_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class ContainerMemory:
-    """Memory of the cgroup this process runs in, when that cgroup has a memory limit.
-
-    Attributes:
-        cgroup: ``v2`` or ``v1``.
-        used: The working set in bytes: usage minus the inactive page cache the kernel can drop before it OOM-kills
-            (what the kubelet and ``docker stats`` count).
-        limit: The memory limit in bytes.
-    """
-
-    cgroup: Literal["v1", "v2"]
-    used: int
-    limit: int
-
-    @property
-    def percent(self) -> float:
-        """``used`` as a percentage of ``limit``."""
-        return 100.0 * self.used / self.limit
-
-
-def container_memory(
-    cgroup_root: str | os.PathLike[str] = CGROUP_ROOT, *, host_total: int | None = None
-) -> ContainerMemory | None:
-    """The cgroup's memory use and limit, or ``None`` when this process has no memory limit of its own.
-
-    Reads cgroup v2 (``memory.max``, ``memory.current``, ``memory.stat``) under ``cgroup_root``, else cgroup v1
-    (``memory/memory.limit_in_bytes``, ``memory/memory.usage_in_bytes``, ``memory/memory.stat``). No limit is
-    ``None``: no such files, ``max``, or a limit at or above the host's memory (v1 writes a huge number for "no
-    limit", and a limit the host cannot reach never binds first). Files that cannot be read or hold something else
-    than the kernel writes are ``None`` too, with one warning per ``cgroup_root`` on the ``omie_otel`` logger.
-
-    Args:
-        cgroup_root: Where the cgroup filesystem is mounted (a test passes a fake tree).
-        host_total: The host's memory in bytes (default: ``psutil.virtual_memory().total``, read only when needed).
-
-    Example:
-        >>> reading = container_memory()
-        >>> reading is None or 0 < reading.limit
-        True
-    """
-    root = Path(cgroup_root)
-    try:
-        return _read_container_memory(root, host_total)
-    except (OSError, ValueError) as exc:
-        with _cgroup_warned_lock:
-            first = str(root) not in _cgroup_warned
-            _cgroup_warned.add(str(root))
-        if first:
-            _logger.warning(
-                "omie-otel: cannot read the cgroup memory limit under %s (%s: %s); memory figures are the host's",
-                root, type(exc).__qualname__, exc,
-            )
-        return None
-
-
-def _read_container_memory(root: Path, host_total: int | None) -> ContainerMemory | None:
-    for version, limit_file, usage_file, stat_file, inactive_key in _CGROUP_LAYOUTS:
-        try:
-            limit_text = (root / limit_file).read_text().strip()
-        except FileNotFoundError:
-            continue  # not this layout; once none matches, there is no cgroup memory controller to read
-        if limit_text == "max":
-            return None
-        limit = _cgroup_bytes(limit_file, limit_text)
-        if host_total is None:
-            import psutil
-
-            host_total = int(psutil.virtual_memory().total)
-        if limit == 0 or limit >= host_total:
-            return None
-        usage = _cgroup_bytes(usage_file, (root / usage_file).read_text().strip())
-        inactive = 0
-        for line in (root / stat_file).read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == inactive_key:
-                inactive = _cgroup_bytes(f"{stat_file} {key}", value.strip())
-        return ContainerMemory(version, max(usage - inactive, 0), limit)
-    return None
-
-
-def _cgroup_bytes(where: str, text: str) -> int:
-    if not text.isdigit():  # digits only: no sign, no blank, no "max" where a number belongs
-        raise ValueError(f"{where} holds {text[:40]!r}, not a byte count")
-    return int(text)
 
 
 def _binary_size(size: float) -> str:
@@ -584,11 +484,9 @@ _fallback: HealthChecker | None = None
 
 
 def _checker() -> HealthChecker:
-    from omie_otel._instrument import current_state
-
     global _fallback
     state = current_state()
-    checker = getattr(state, "health", None)
+    checker = None if state is None else state.health
     if checker is not None:
         return checker
     if _fallback is None:  # not instrumented: thresholds and exports only, Omie unknown, never a probe
@@ -608,9 +506,8 @@ def live() -> Liveness:
 
 def listener_url() -> str | None:
     """``http://127.0.0.1:PORT`` of the loopback health listener (``health_port=``), or ``None`` when there is none."""
-    from omie_otel._instrument import current_state
-
-    listener = getattr(current_state(), "health_listener", None)
+    state = current_state()
+    listener = None if state is None else state.health_listener
     return None if listener is None else listener.url
 
 
@@ -714,15 +611,14 @@ class HealthListener:
 # --- instrument() integration --------------------------------------------------------------------------------------------
 
 
-def start(state: Any, mcp: Any) -> Callable[[], None]:
+def start(state: State, mcp: Any) -> Callable[[], None]:
     """Starter for ``omie_otel._instrument``: the checker, the gauge, the routes and the optional listener."""
-    from omie_otel._instrument import SCOPE
     from omie_otel._observable import observable
 
     opts = state.options
-    self_telemetry = getattr(state, "self_telemetry", None)
+    self_telemetry = state.self_telemetry
     checker = HealthChecker(
-        recent=getattr(state.omie, "recent", None),
+        recent=None if state.omie is None else state.omie.recent,
         omie_url=opts.omie_urls[0],
         omie_probe=opts.health_omie_probe,
         memory_threshold=opts.health_memory_threshold,
