@@ -38,7 +38,7 @@ import os
 import re
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,6 @@ __all__ = [
     "ScrubCallback",
     "Scrubber",
     "register_secret",
-    "known_secret_count",
 ]
 
 _logger = logging.getLogger("omie_otel.redaction")
@@ -265,11 +264,6 @@ def register_secret(value: str | int, label: str = "secret") -> None:
     _registry.add(value, label)
 
 
-def known_secret_count() -> int:
-    """How many exact secret values are registered."""
-    return len(_registry)
-
-
 def register_env_secrets(environ: Mapping[str, str] | None = None) -> None:
     """Register ``OMIE_APP_KEY`` / ``OMIE_APP_SECRET`` from the environment as known secrets."""
     env = os.environ if environ is None else environ
@@ -284,7 +278,6 @@ class Scrubber:
 
     Args:
         extra_patterns: More key patterns (regular expressions) whose values are removed.
-        safe_keys: Keys never scrubbed by key (exact match), e.g. ``("omie.app_key_hash",)``.
         documents: Also remove CPF / CNPJ numbers found in text and numbers.
         callback: Called for each match; a non-``None`` return value is kept instead of the marker.
 
@@ -297,7 +290,6 @@ class Scrubber:
         self,
         *,
         extra_patterns: Sequence[str] = (),
-        safe_keys: Iterable[str] = (),
         documents: bool = True,
         callback: ScrubCallback | None = None,
     ) -> None:
@@ -315,7 +307,7 @@ class Scrubber:
         # quote that closes it if any, and the separator. Where the value ends is decided in _value_span.
         keys = "|".join(f"(?:{p})" for p in patterns)
         self._inline_re = re.compile(rf"(?P<key>{keys})(?P<sep>\\*[\"']?[ \t]*[:=][ \t]*)", re.IGNORECASE)
-        self._safe_keys = _SAFE_KEYS | frozenset(safe_keys)
+        self._safe_keys = _SAFE_KEYS
         self._documents = documents
         self._callback = callback
         self._key_cache: dict[str, str | None] = {}
