@@ -84,6 +84,7 @@ from omie_otel._cgroup import CGROUP_ROOT, ContainerMemory, container_memory
 from omie_otel._config import DEFAULT_DISK_THRESHOLD, DEFAULT_MEMORY_THRESHOLD, DEFAULT_OMIE_URL
 from omie_otel._guard import internal_error
 from omie_otel._state import SCOPE, State, current_state
+from omie_otel.omie import THROTTLED_KINDS, UNREACHABLE_KINDS, classify_response
 from omie_otel.version import __version__
 
 __all__ = [
@@ -107,8 +108,6 @@ LIVE_PATH = "/health/live"
 READY_PATH = "/health/ready"
 
 _STARTED = time.monotonic()
-_THROTTLED = frozenset({"redundant", "concurrent_request", "rate_limited"})
-_UNREACHABLE = frozenset({"transport", "server_error"})
 _UNREACHABLE_FAIL_AFTER = 3
 _MIN_PROBE_TTL = 65.0
 _MAX_PROBE_BACKOFF = 1800.0
@@ -347,10 +346,10 @@ class HealthChecker:
     def _judge(kind: str, in_a_row: int, where: str) -> tuple[CheckStatus, str]:
         if kind == "auth":
             return "fail", f"{where}: Omie refused the app key/secret (auth)"
-        if kind in _UNREACHABLE:
+        if kind in UNREACHABLE_KINDS:
             status: CheckStatus = "fail" if in_a_row >= _UNREACHABLE_FAIL_AFTER else "degraded"
             return status, f"{where}: {kind}, {in_a_row} in a row"
-        if kind in _THROTTLED:
+        if kind in THROTTLED_KINDS:
             return "degraded", f"{where}: Omie is throttling ({kind})"
         if kind == "misuse_blocked":
             return "degraded", f"{where}: a 425 block has ended; no answer since"
@@ -358,8 +357,6 @@ class HealthChecker:
 
     def _send_probe(self, key: str, secret: str, now: float) -> tuple[CheckStatus, str]:
         import httpx
-
-        from omie_otel.omie import classify
 
         body = {
             "call": "ListarCategorias",
@@ -378,11 +375,7 @@ class HealthChecker:
         except httpx.HTTPError:
             kind = "transport"
         else:
-            try:
-                parsed: Any = response.json()
-            except ValueError:
-                parsed = response.text[:4096]
-            fault = classify(response.status_code, parsed, response.headers)
+            fault = classify_response(response.status_code, response.content, response.headers)
             kind = "ok" if fault is None else fault.kind
         took = (time.perf_counter() - start) * 1000
         where = f"probe ListarCategorias answered in {took:.0f} ms"

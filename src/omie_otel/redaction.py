@@ -42,6 +42,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from omie_otel import semconv as sc
+
 __all__ = [
     "DEFAULT_SECRET_KEY_PATTERNS",
     "ScrubMatch",
@@ -74,9 +76,9 @@ DEFAULT_SECRET_KEY_PATTERNS: tuple[str, ...] = (
 #: Attribute keys that look secret but never are (ours): never scrubbed by key.
 _SAFE_KEYS = frozenset(
     {
-        "gen_ai.usage.input_tokens",
-        "gen_ai.usage.output_tokens",
-        "omie_otel.redacted",
+        sc.GEN_AI_USAGE_INPUT_TOKENS,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+        sc.OMIE_OTEL_REDACTED,
     }
 )
 
@@ -85,26 +87,26 @@ _SAFE_KEYS = frozenset(
 #: ``jsonrpc.request.id`` and ``mcp.protocol.version`` are *not* here: an MCP client chooses them.
 _OPAQUE_VALUE_KEYS = frozenset(
     {
-        "mcp.method.name",
-        "mcp.session.id",
-        "gen_ai.operation.name",
-        "network.transport",
-        "network.protocol.name",
-        "network.protocol.version",
-        "error.type",
-        "rpc.response.status_code",
-        "http.request.method",
-        "server.address",
-        "fastmcp.span.seam",
-        "fastmcp.component.type",
-        "fastmcp.provider.type",
-        "omie.call",
-        "omie.endpoint",
-        "omie.request_id",
-        "omie.fault.kind",
-        "omie.fault.code",
-        "omie.ratelimit.kind",
-        "omie_otel.redacted",
+        sc.MCP_METHOD_NAME,
+        sc.MCP_SESSION_ID,
+        sc.GEN_AI_OPERATION_NAME,
+        sc.NETWORK_TRANSPORT,
+        sc.NETWORK_PROTOCOL_NAME,
+        sc.NETWORK_PROTOCOL_VERSION,
+        sc.ERROR_TYPE,
+        sc.RPC_RESPONSE_STATUS_CODE,
+        sc.HTTP_REQUEST_METHOD,
+        sc.SERVER_ADDRESS,
+        sc.FASTMCP_SPAN_SEAM,
+        sc.FASTMCP_COMPONENT_TYPE,
+        sc.FASTMCP_PROVIDER_TYPE,
+        sc.OMIE_CALL,
+        sc.OMIE_ENDPOINT,
+        sc.OMIE_REQUEST_ID,
+        sc.OMIE_FAULT_KIND,
+        sc.OMIE_FAULT_CODE,
+        sc.OMIE_RATELIMIT_KIND,
+        sc.OMIE_OTEL_REDACTED,
     }
 )
 
