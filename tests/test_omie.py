@@ -348,9 +348,9 @@ def test_classify_response_decodes_only_what_may_be_a_fault_and_groups_kinds_onc
 
     from omie_otel.omie import (
         RETRYABLE_KINDS,
-        FaultKind,
         THROTTLED_KINDS,
         UNREACHABLE_KINDS,
+        FaultKind,
         OmieFault,
         classify_response,
     )

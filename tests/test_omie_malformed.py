@@ -19,9 +19,8 @@ from opentelemetry.trace import SpanKind
 
 import omie_otel
 from omie_otel import semconv as sc
-from omie_otel.omie import _FAULT_HEAD
+from omie_otel.omie import _FAULT_HEAD, MAX_RETRY_AFTER, classify, parse_ratelimit
 from omie_otel.omie import fault_body as _fault_body
-from omie_otel.omie import MAX_RETRY_AFTER, classify, parse_ratelimit
 
 URL = "https://app.omie.com.br/api/v1/geral/clientes/"
 DEEP = 200_000

@@ -25,7 +25,7 @@ from omie_otel._pipeline import (
 )
 from omie_otel._setup import Providers, configure_from_env, is_sdk_provider
 from omie_otel._state import SCOPE, State, current_state, set_current_state
-from omie_otel.redaction import ScrubCallback, Scrubber, register_env_secrets
+from omie_otel.redaction import Scrubber, ScrubCallback, register_env_secrets
 from omie_otel.version import __version__
 
 __all__ = ["instrument", "uninstrument", "is_instrumented"]
