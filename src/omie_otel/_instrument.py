@@ -443,7 +443,7 @@ def _start_self_telemetry(state: State, mcp: Any) -> Any:
 
 def _start_health(state: State, mcp: Any) -> Any:
     """Readiness checks, the ``omie_otel.health.status`` gauge, ``/health/*`` routes, the optional listener."""
-    from omie_otel.health import start
+    from omie_otel._health_http import start
 
     return start(state, mcp)
 

@@ -1,6 +1,6 @@
 """What one ``instrument()`` call set up, handed to each integration, and which one is in effect.
 
-Integrations (``_start_*`` in :mod:`omie_otel._instrument`, ``health.start``, ``_ops.start``) receive the
+Integrations (``_start_*`` in :mod:`omie_otel._instrument`, ``_health_http.start``, ``_ops.start``) receive the
 :class:`State` as an argument and read what earlier integrations put in it; only code called from outside an
 ``instrument()`` call (``health.check()``, the ops tools) asks :func:`current_state`. This module imports no other
 module of the package at run time, so any module may import it without making a cycle (see CONTRIBUTING.md).
@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from omie_otel._config import Options
+    from omie_otel._health_http import HealthListener
     from omie_otel._mcp import McpTelemetry, McpTelemetryMiddleware
     from omie_otel._omie_httpx import OmieHttpxInstrumentation
     from omie_otel._pipeline import ScrubbingLogProcessor, ScrubbingSpanProcessor
     from omie_otel._selftelemetry import SelfTelemetry
     from omie_otel._setup import Providers
-    from omie_otel.health import HealthChecker, HealthListener
+    from omie_otel.health import HealthChecker
     from omie_otel.host_metrics import HostMetrics
     from omie_otel.redaction import Scrubber
 
