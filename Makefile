@@ -24,7 +24,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -m "not e2e" tests
+	$(BIN)/python -m pytest -q -m "not e2e" --cov --cov-report=term tests
 	$(BIN)/nox -s compat
 	scripts/install-browser.sh
 	$(BIN)/python -m pytest -q -m e2e tests/e2e

@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from omie_otel.dashboard import _panels
+from omie_otel.dashboard.__main__ import main as dashboard_main
 from omie_otel.dashboard._backends import Backends
 from omie_otel.dashboard._panels import load_dashboard, rate_interval, step_for, substitute
 from omie_otel.dashboard._server import STATIC, DashboardServer, is_loopback, parse_range
-from omie_otel.dashboard.__main__ import main as dashboard_main
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAFANA_JSON = ROOT / "collector-config" / "grafana" / "dashboards" / "omie-mcp.json"

@@ -22,8 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-from tests.helpers.net import free_port, wait_for_port
 from fastmcp import Client, FastMCP
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
@@ -36,6 +34,7 @@ from omie_otel._selftelemetry import drops
 from omie_otel.health import ContainerMemory, HealthChecker, container_memory
 from omie_otel.omie import OmieFault
 from omie_otel.simulator import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, OmieSimulator, serve_in_thread
+from tests.helpers.net import free_port, wait_for_port
 from tests.test_transports import ROOT
 
 HEALTH_SERVER = str(Path(__file__).parent / "servers" / "omie_health.py")

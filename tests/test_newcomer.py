@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from omie_otel.simulator import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 

@@ -341,3 +341,34 @@ def test_the_local_simulator_is_recognised_without_omie_url(instrumented: Any) -
     (span,) = omie_spans(instrumented)
     assert span.name == "omie ListarClientes" and span.attributes[sc.OMIE_RECORDS_PER_PAGE] == 5
     assert DEFAULT_APP_SECRET not in json.dumps(dict(span.attributes))
+
+
+def test_classify_response_decodes_only_what_may_be_a_fault_and_groups_kinds_once() -> None:
+    from typing import get_args
+
+    from omie_otel.omie import (
+        RETRYABLE_KINDS,
+        THROTTLED_KINDS,
+        UNREACHABLE_KINDS,
+        FaultKind,
+        OmieFault,
+        classify_response,
+    )
+
+    misuse = b'{"faultstring": "ERROR: API bloqueada por consumo indevido. Tente novamente em 1726 segundos.", ' \
+        b'"faultcode": "MISUSE_API_PROCESS"}'
+    fault = classify_response(425, misuse)
+    assert fault is not None and (fault.kind, fault.retry_after) == ("misuse_blocked", 1726.0)
+    auth = b'{"faultstring": "A chave de acesso n\\u00e3o est\\u00e1 preenchida ou n\\u00e3o \\u00e9 v\\u00e1lida.", ' \
+        b'"faultcode": "SOAP-ENV:Server"}'
+    assert getattr(classify_response(200, auth), "kind", None) == "auth", "a fault inside HTTP 200 is still a fault"
+    assert classify_response(200, b'{"pagina": 1, "faultless": "x"}') is None
+    assert classify_response(200, b"not json at all") is None, "a success body is never decoded"
+    html = classify_response(502, b"<html>Bad Gateway</html>")
+    assert html is not None and html.kind == "server_error" and html.message == "<html>Bad Gateway</html>"
+    streamed = classify_response(429, None, {"retry-after": "7"})
+    assert streamed is not None and (streamed.kind, streamed.retry_after) == ("rate_limited", 7.0)
+    assert set(get_args(FaultKind)) >= RETRYABLE_KINDS == THROTTLED_KINDS | UNREACHABLE_KINDS
+    assert [k for k in get_args(FaultKind) if OmieFault(k).retryable] == [
+        "redundant", "concurrent_request", "rate_limited", "server_error", "transport"
+    ]

@@ -19,8 +19,8 @@ from opentelemetry.trace import SpanKind
 
 import omie_otel
 from omie_otel import semconv as sc
-from omie_otel._omie_httpx import _FAULT_HEAD, _fault_body
-from omie_otel.omie import MAX_RETRY_AFTER, classify, parse_ratelimit
+from omie_otel.omie import _FAULT_HEAD, MAX_RETRY_AFTER, classify, parse_ratelimit
+from omie_otel.omie import fault_body as _fault_body
 
 URL = "https://app.omie.com.br/api/v1/geral/clientes/"
 DEEP = 200_000
@@ -113,7 +113,7 @@ def test_the_span_is_ended_even_when_reading_the_answer_fails(
     def broken(*args: Any) -> None:
         raise RuntimeError("a bug of ours while classifying")
 
-    monkeypatch.setattr(mod, "classify", broken)
+    monkeypatch.setattr(mod, "classify_response", broken)
     monkeypatch.setenv("OMIE_OTEL_RAISE_INTERNAL_ERRORS", "0")  # as in production: swallowed, logged once
     with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(500, json={}))) as client:
         response = client.post(URL, json={"call": "ListarClientes", "param": [{}]})

@@ -208,3 +208,22 @@ async def test_env_turns_them_on_for_every_server_and_a_servers_own_tool_wins(
         assert (await client.call_tool("health_check", {})).data == "o meu"
     omie_otel.uninstrument()
     assert await tool_names(mcp) == ["health_check", "listar_clientes"], "the server's own tool stays"
+
+
+@pytest.mark.parametrize("host_metrics", [True, False])
+async def test_a_bad_host_metrics_variable_never_costs_the_ops_tools(
+    telemetry: Any, monkeypatch: pytest.MonkeyPatch, host_metrics: bool
+) -> None:
+    """``OMIE_OTEL_HOST_METRICS_PER_CPU=maybe``: the options warn and use the default; the ops tools take the host
+    metrics instrument() built (or a spare built from the same resolved options), never read the variable again."""
+    from omie_otel import _ops
+
+    monkeypatch.setenv("OMIE_OTEL_HOST_METRICS_PER_CPU", "maybe")
+    monkeypatch.setattr(_ops, "_spare_host_metrics", None)
+    mcp = make_server()
+    omie_otel.instrument(mcp, meter_provider=telemetry.meter_provider, ops_tools=True, host_metrics=host_metrics)
+    assert await tool_names(mcp) == sorted(["listar_clientes", *OPS])
+    assert (_ops._spare_host_metrics is None) is host_metrics, "a second HostMetrics only when host metrics are off"
+    async with Client(mcp) as client:
+        snapshot = (await client.call_tool("get_system_metrics", {})).data
+    assert snapshot["memory"]["total"] > 0

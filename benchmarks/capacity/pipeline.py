@@ -65,20 +65,19 @@ def _worker(endpoint: str, traces_per_s: float, seconds: float, made: Any) -> No
             "tools/call consultar_clientes",
             kind=SpanKind.SERVER,
             attributes={"mcp.method.name": "tools/call", "gen_ai.tool.name": "consultar_clientes"},
+        ), tracer.start_as_current_span(
+            "omie ListarClientes",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "omie.call": "ListarClientes",
+                "omie.endpoint": "geral/clientes",
+                "http.request.method": "POST",
+                "http.response.status_code": 200,
+                "server.address": "127.0.0.1",
+                "omie.page": count % 40,
+            },
         ):
-            with tracer.start_as_current_span(
-                "omie ListarClientes",
-                kind=SpanKind.CLIENT,
-                attributes={
-                    "omie.call": "ListarClientes",
-                    "omie.endpoint": "geral/clientes",
-                    "http.request.method": "POST",
-                    "http.response.status_code": 200,
-                    "server.address": "127.0.0.1",
-                    "omie.page": count % 40,
-                },
-            ):
-                pass
+            pass
         count += 1
     provider.force_flush(30_000)
     provider.shutdown()

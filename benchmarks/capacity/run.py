@@ -121,7 +121,7 @@ class Pair:
         sim_cmd = [sys.executable, "-m", "omie_otel.simulator", "--port", str(sim_port), "--latency-ms", "100"]
         sim_cmd += ["--jitter-ms", "200", "--fault-rate", "0.02", "--seed", "7", "--log-level", "warning"]
         self.sim = subprocess.Popen(
-            sim_cmd, env=sim_env, stdout=subprocess.DEVNULL, stderr=open(logs / f"sim-{variant}.log", "w")
+            sim_cmd, env=sim_env, stdout=subprocess.DEVNULL, stderr=open(logs / f"sim-{variant}.log", "w")  # noqa: SIM115 - the child holds it
         )
         env = dict(os.environ) | {"OMIE_API_URL": f"http://127.0.0.1:{sim_port}/api/v1/"}
         env = {k: v for k, v in env.items() if k not in ("OMIE_APP_KEY", "OMIE_APP_SECRET")}
@@ -135,7 +135,7 @@ class Pair:
         cmd = [sys.executable, str(ROOT / "benchmarks" / "capacity" / "server.py"), "--port", str(self.port)]
         cmd += ["--bare"] if variant == "bare" else []
         self.server = subprocess.Popen(
-            cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(logs / f"server-{variant}.log", "w")
+            cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(logs / f"server-{variant}.log", "w")  # noqa: SIM115 - the child holds it
         )
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = psutil.Process(self.server.pid)

@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import dataclasses
 import json
 import logging
 import os
@@ -57,7 +56,7 @@ from typing import Any, Literal
 import httpx
 
 from omie_otel.host_metrics import register_pool
-from omie_otel.omie import OmieFault, classify
+from omie_otel.omie import OmieFault, classify_response
 from omie_otel.simulator import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 
 __all__ = [
@@ -443,15 +442,11 @@ class OmieClient:
             except httpx.TransportError as exc:
                 fault = OmieFault("transport", None, f"{type(exc).__name__}: {exc}")
                 return fault, {}, not isinstance(exc, _NOT_SENT)
+        fault = classify_response(response.status_code, response.content, response.headers)
         try:
             body: Any = response.json()
         except ValueError:
-            body = response.text[:512]
-        fault = classify(response.status_code, body, response.headers)
-        if fault is not None and fault.kind == "rate_limited" and fault.retry_after is None:
-            retry_after = response.headers.get("retry-after", "")
-            if retry_after.isdigit():
-                fault = dataclasses.replace(fault, retry_after=float(retry_after))
+            body = None
         if fault is None and not isinstance(body, dict):
             fault = OmieFault("unknown", None, f"resposta inesperada (HTTP {response.status_code})")
         return fault, body if isinstance(body, dict) else {}, True

@@ -6,7 +6,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from omie_otel import environment_variables as ev
@@ -54,7 +54,6 @@ class Options:
     health_disk_threshold: float = DEFAULT_DISK_THRESHOLD
     health_omie_probe: bool = True
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -1,25 +1,23 @@
 """Internal error containment: telemetry must never break the code it observes.
 
-Every piece of omie-otel code that runs on a user's request path goes through :func:`guarded` or :func:`run_hook`.
+Every piece of omie-otel code that runs on a user's request path contains its own exceptions: it reports them
+through :func:`internal_error` (or runs a user hook through :func:`run_hook`).
 An exception there is logged once per call site and swallowed, so the user's server keeps running with less
 telemetry. Our own test-suite sets ``OMIE_OTEL_RAISE_INTERNAL_ERRORS=1`` so such bugs fail loudly there.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-__all__ = ["guarded", "internal_error", "run_hook", "internal_error_count"]
+__all__ = ["internal_error", "run_hook", "internal_error_count"]
 
 _logger = logging.getLogger("omie_otel")
 _seen: set[str] = set()
 _count = 0
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _raise_internal() -> bool:
@@ -42,23 +40,6 @@ def internal_error(where: str, exc: BaseException | None = None) -> None:
 def internal_error_count() -> int:
     """How many internal errors were swallowed since the process started."""
     return _count
-
-
-def guarded(where: str, default: Any = None) -> Callable[[F], F]:
-    """Decorate a function so an exception inside it is contained (see :func:`internal_error`)."""
-
-    def deco(fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - that is the point
-                internal_error(where, exc)
-                return default
-
-        return wrapper  # type: ignore[return-value]
-
-    return deco
 
 
 def run_hook(hook: Callable[..., Any] | None, *args: Any) -> Any:

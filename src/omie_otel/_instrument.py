@@ -8,14 +8,13 @@ import importlib
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import metrics, trace
 
 from omie_otel import semconv as sc
-from omie_otel._config import Options, resolve_options
+from omie_otel._config import resolve_options
 from omie_otel._guard import internal_error
 from omie_otel._pipeline import (
     ScrubbingLogProcessor,
@@ -25,48 +24,24 @@ from omie_otel._pipeline import (
     remove_processor,
 )
 from omie_otel._setup import Providers, configure_from_env, is_sdk_provider
-from omie_otel.redaction import ScrubCallback, Scrubber, register_env_secrets
+from omie_otel._state import SCOPE, State, current_state, set_current_state
+from omie_otel.redaction import Scrubber, ScrubCallback, register_env_secrets
 from omie_otel.version import __version__
 
 __all__ = ["instrument", "uninstrument", "is_instrumented"]
 
 _logger = logging.getLogger("omie_otel")
 _lock = threading.RLock()
-_state: _State | None = None
 #: A state uninstrument() took out and is flushing (outside the lock); a new instrument() finishes stopping it.
-_stopping: _State | None = None
+_stopping: State | None = None
 _warned_twice = False
 #: Seconds the exit hook waits for providers omie-otel created (the latest instrument()'s ``shutdown_timeout``).
 _exit_timeout: float | None = None
-SCOPE = "omie_otel"
-
-
-class _State:
-    def __init__(self, options: Options, providers: Providers, scrubber: Scrubber, all_servers: bool) -> None:
-        self.options = options
-        self.providers = providers
-        self.scrubber = scrubber
-        self.all_servers = all_servers
-        self.servers: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.middleware: Any = None
-        self.telemetry: Any = None
-        self.patches: list[tuple[Any, str]] = []
-        self.span_scrubber: ScrubbingSpanProcessor | None = None
-        self.log_scrubber: ScrubbingLogProcessor | None = None
-        self.closers: list[Any] = []
-        self.omie: Any = None
-        self.host_metrics: Any = None
-        self.health: Any = None
-        self.health_listener: Any = None
-        self.self_telemetry: Any = None
-        #: Called with each server attached from now on (health routes, ops tools), after the middleware is in.
-        self.attach_hooks: list[Any] = []
-        self.stopped = False
 
 
 def is_instrumented() -> bool:
     """Whether :func:`instrument` is in effect."""
-    return _state is not None
+    return current_state() is not None
 
 
 def _resolve_providers(
@@ -121,14 +96,14 @@ def _fastmcp_class() -> Any:
     return FastMCP
 
 
-def _wrap(state: _State, owner: Any, name: str, wrapper: Any) -> None:
+def _wrap(state: State, owner: Any, name: str, wrapper: Any) -> None:
     import wrapt
 
     wrapt.wrap_function_wrapper(owner, name, wrapper)
     state.patches.append((owner, name))
 
 
-def _attach(state: _State, server: Any) -> None:
+def _attach(state: State, server: Any) -> None:
     """Put our middleware first in one server's chain (once)."""
     if server in state.servers:
         return
@@ -146,7 +121,7 @@ def _attach(state: _State, server: Any) -> None:
             internal_error(f"attaching {getattr(hook, '__name__', hook)}", exc)
 
 
-def _patch_fastmcp(state: _State) -> None:
+def _patch_fastmcp(state: State) -> None:
     FastMCP = _fastmcp_class()
     if FastMCP is None:
         return
@@ -164,7 +139,8 @@ def _patch_fastmcp(state: _State) -> None:
         native_enabled = getattr(importlib.import_module("fastmcp.telemetry"), "native_spans_enabled", None)
 
         def get_tracer(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            if _state is None or not _state.telemetry.enabled:
+            st = current_state()
+            if st is None or st.telemetry is None or not st.telemetry.enabled:
                 return wrapped(*args, **kwargs)
             if native_enabled is not None and not native_enabled():
                 return wrapped(*args, **kwargs)
@@ -186,9 +162,10 @@ def _patch_fastmcp(state: _State) -> None:
 
         def init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             result = wrapped(*args, **kwargs)
-            if _state is not None:
+            st = current_state()
+            if st is not None:
                 try:
-                    _attach(_state, instance)
+                    _attach(st, instance)
                 except Exception as exc:  # noqa: BLE001
                     internal_error("FastMCP.__init__ hook", exc)
             return result
@@ -201,7 +178,7 @@ def _patch_fastmcp(state: _State) -> None:
     _patch_sessions(state)
 
 
-def _patch_sessions(state: _State) -> None:
+def _patch_sessions(state: State) -> None:
     """Time each MCP session: stdio and in-memory sessions are one low-level ``Server.run`` call; with mcp >= 2 a
     streamable-HTTP session is one ``serve_loop`` call in the session manager (it ends on the client's ``DELETE``,
     the idle timeout, a crash or server shutdown)."""
@@ -253,13 +230,13 @@ def _timed_session(transport: str | None) -> Any:
                 error = type(exc).__qualname__
                 raise
             finally:
-                st = _state
+                st = current_state()
                 connection = facts.get("connection")
                 version = getattr(connection, "protocol_version", None) or facts.get(sc.MCP_PROTOCOL_VERSION)
                 # A 2026-07-28 connection has no MCP session: nothing to time (mcp >= 2 opens a loop-mode
                 # Connection only for a handshake-era session).
                 sessionless = _sessionless(version) or (_has_loop_connections() and connection is None)
-                if st is not None and st.telemetry.enabled and not sessionless:
+                if st is not None and st.telemetry is not None and st.telemetry.enabled and not sessionless:
                     attrs: dict[str, Any] = {}
                     network = transport or current_transport()
                     if network:
@@ -308,13 +285,14 @@ def instrument(
     See the package docstring (``help(omie_otel)``) for every option; each ``None`` means "from the environment,
     else the default".
     """
-    global _state, _warned_twice, _exit_timeout
+    global _warned_twice, _exit_timeout
     with _lock:
         if _stopping is not None:  # an uninstrument() still flushing: finish its stop before patching again
             _finish_stop(_stopping)
-        if _state is not None:
-            if mcp is not None and mcp not in _state.servers:
-                _attach(_state, mcp)
+        active = current_state()
+        if active is not None:
+            if mcp is not None and mcp not in active.servers:
+                _attach(active, mcp)
                 return
             if not _warned_twice:
                 _warned_twice = True
@@ -360,16 +338,16 @@ def instrument(
             logger_provider,
             scrubber.scrub_text(server_name) if isinstance(server_name, str) else server_name,
         )
-        state = _State(options, providers, scrubber, all_servers=mcp is None)
+        state = State(options, providers, scrubber, all_servers=mcp is None)
         try:
             _start(state, mcp)
         except BaseException:
             _stop(state)
             raise
-        _state = state
+        set_current_state(state)
 
 
-def _start(state: _State, mcp: Any) -> None:
+def _start(state: State, mcp: Any) -> None:
     from omie_otel._mcp import McpTelemetry, McpTelemetryMiddleware
 
     p = state.providers
@@ -402,7 +380,7 @@ def _start(state: _State, mcp: Any) -> None:
             state.closers.append(closer)
 
 
-def _start_omie(state: _State, mcp: Any) -> Any:
+def _start_omie(state: State, mcp: Any) -> Any:
     """Omie CLIENT spans and metrics on every httpx client, created before or after this call."""
     import httpx
 
@@ -426,7 +404,7 @@ def _start_omie(state: _State, mcp: Any) -> Any:
     return close
 
 
-def _start_host_metrics(state: _State, mcp: Any) -> Any:
+def _start_host_metrics(state: State, mcp: Any) -> Any:
     """psutil host and process gauges (``host_metrics=False`` turns them off)."""
     if not state.options.host_metrics:
         return None
@@ -442,7 +420,7 @@ def _start_host_metrics(state: _State, mcp: Any) -> Any:
     return hm.stop
 
 
-def _start_logs(state: _State, mcp: Any) -> Any:
+def _start_logs(state: State, mcp: Any) -> Any:
     """stdlib logging → OpenTelemetry logs, with trace correlation (``logs=False`` turns it off)."""
     if not state.options.logs:
         return None
@@ -453,7 +431,7 @@ def _start_logs(state: _State, mcp: Any) -> Any:
     return bridge.stop
 
 
-def _start_self_telemetry(state: _State, mcp: Any) -> Any:
+def _start_self_telemetry(state: State, mcp: Any) -> Any:
     """Export failures, drops, queue sizes and internal errors as metrics, and a warning when telemetry is lost."""
     from omie_otel._selftelemetry import SelfTelemetry
 
@@ -463,14 +441,14 @@ def _start_self_telemetry(state: _State, mcp: Any) -> Any:
     return st.stop
 
 
-def _start_health(state: _State, mcp: Any) -> Any:
+def _start_health(state: State, mcp: Any) -> Any:
     """Readiness checks, the ``omie_otel.health.status`` gauge, ``/health/*`` routes, the optional listener."""
-    from omie_otel.health import start
+    from omie_otel._health_http import start
 
     return start(state, mcp)
 
 
-def _start_ops_tools(state: _State, mcp: Any) -> Any:
+def _start_ops_tools(state: State, mcp: Any) -> Any:
     """``ops_tools=True``: read-only MCP tools ``get_system_metrics``, ``health_check``, ``get_active_alerts``."""
     from omie_otel._ops import start
 
@@ -487,7 +465,7 @@ _INTEGRATIONS: list[Any] = [
 ]
 
 
-def _stop(state: _State) -> None:
+def _stop(state: State) -> None:
     from opentelemetry.instrumentation.utils import unwrap
 
     if state.telemetry is not None:
@@ -509,7 +487,7 @@ def _stop(state: _State) -> None:
         remove_processor(state.providers.logger_provider, state.log_scrubber)
 
 
-def _finish_stop(state: _State) -> None:
+def _finish_stop(state: State) -> None:
     """Undo one state's patches, processors and integrations, once (called with ``_lock`` held)."""
     global _stopping
     if _stopping is state:
@@ -527,9 +505,10 @@ def uninstrument() -> None:
     flush is waited for at most ``shutdown_timeout`` seconds (default 2), without holding the module lock: a dead
     collector never makes this call hang.
     """
-    global _state, _warned_twice, _stopping
+    global _warned_twice, _stopping
     with _lock:
-        state, _state = _state, None
+        state = current_state()
+        set_current_state(None)
         _warned_twice = False
         if state is None:
             return
@@ -543,8 +522,3 @@ def uninstrument() -> None:
             internal_error("flushing providers", exc)
     with _lock:
         _finish_stop(state)
-
-
-def current_state() -> _State | None:
-    """The active state (for integrations and ops tools)."""
-    return _state

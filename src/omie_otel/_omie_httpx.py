@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from omie_otel import semconv as sc
 from omie_otel._guard import internal_error
 from omie_otel._observable import observable
-from omie_otel.omie import OmieFault, classify, endpoint_of, parse_ratelimit
+from omie_otel.omie import UNREACHABLE_KINDS, OmieFault, classify_response, endpoint_of, may_be_fault, parse_ratelimit
 from omie_otel.redaction import register_secret
 
 __all__ = ["OmieHttpxInstrumentation", "RecentOmieOutcomes"]
@@ -45,14 +45,6 @@ _TOTALS_RE = re.compile(
     rb'"(total_de_paginas|registros|total_de_registros|nTotPaginas|nRegistros|nTotRegistros)"\s*:\s*"?(\d{1,18})(?!\d)'
 )
 _HEAD = 4096
-#: Bytes of an error answer we look at. An Omie fault is a few hundred bytes; a 50 MB HTTP 500 body must cost the
-#: instrumentation nothing like its size (it used to be parsed whole: +240 MB and +2 s per call).
-_FAULT_HEAD = 64 * 1024
-#: More brackets than this in the head and we do not hand it to ``json.loads`` (whose C scanner recurses once per
-#: level): the fields are picked out with a regular expression instead, so no input depth can raise RecursionError.
-_MAX_BRACKETS = 200
-#: A fault field's string value, or its first 4096 characters when it is longer (or cut off by the head).
-_FAULT_FIELD_RE = re.compile(rb'"(faultstring|faultcode)"\s*:\s*"((?:[^"\\]|\\.){0,4096})')
 #: A rate-limit reading older than Omie's one-minute window says nothing about now.
 _UTILIZATION_TTL_S = 60.0
 
@@ -101,33 +93,6 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _fault_body(content: bytes) -> Any:
-    """What :func:`~omie_otel.omie.classify` needs from an error answer, read from its first 64 KiB only.
-
-    A small, shallow JSON answer is parsed (its first 4 KiB as text when it is not valid JSON); a larger or deeply
-    nested one gives only its ``faultstring``/``faultcode`` string fields, picked out by regular expression (as a
-    whole parse would, a JSON answer naming neither gives an empty mapping); anything else is its first 4 KiB as text.
-    """
-    head = content[:_FAULT_HEAD]
-    text = content[:_HEAD].decode("utf-8", "replace")
-    if head.lstrip()[:1] not in (b"{", b"["):
-        return text
-    if len(content) <= _FAULT_HEAD and head.count(b"{") + head.count(b"[") <= _MAX_BRACKETS:
-        try:
-            return json.loads(content)
-        except (ValueError, RecursionError):  # RecursionError cannot happen below _MAX_BRACKETS; never let it out
-            return text
-    fields: dict[str, str] = {}
-    for match in _FAULT_FIELD_RE.finditer(head):
-        key = match.group(1).decode()
-        if key not in fields:
-            try:
-                fields[key] = json.loads(b'"' + match.group(2) + b'"')
-            except ValueError:
-                fields[key] = match.group(2).decode("utf-8", "replace")
-    return fields
-
-
 #: How long a 425 MISUSE_API_PROCESS block lasts when Omie does not say ("about 30 minutes").
 MISUSE_BLOCK_SECONDS = 1800.0
 
@@ -166,7 +131,7 @@ class RecentOmieOutcomes:
                 self.blocked_until[call] = now + wait
             else:
                 self.blocked_until.pop(call, None)
-            self.failures_in_a_row = self.failures_in_a_row + 1 if kind in ("transport", "server_error") else 0
+            self.failures_in_a_row = self.failures_in_a_row + 1 if kind in UNREACHABLE_KINDS else 0
 
     def snapshot(self) -> tuple[tuple[str, str, float] | None, dict[str, float], int]:
         with self._lock:
@@ -262,19 +227,17 @@ class OmieHttpxInstrumentation:
                 break
         return call, attrs
 
-    def _response_facts(self, response: httpx.Response, headers: dict[str, str]) -> tuple[dict[str, Any], Any]:
+    def _response_facts(self, response: httpx.Response, headers: dict[str, str]) -> tuple[dict[str, Any], bytes | None]:
+        """Request id and paging totals, and the body (``None`` for a streamed response not read yet: left alone)."""
         attrs: dict[str, Any] = {}
         rid = headers.get("x-omie-request-id")
         if rid:
             attrs[sc.OMIE_REQUEST_ID] = rid
-        body: Any = None
         try:
             content = response.content
         except httpx.ResponseNotRead:
-            return attrs, body  # a streamed response the caller has not read yet: leave it alone
-        if response.status_code >= 300 or b'"faultstring"' in content[:_HEAD]:
-            body = _fault_body(content)
-        else:
+            return attrs, None
+        if not may_be_fault(response.status_code, content):
             head = content[:_HEAD]
             found = {m.group(1).decode(): int(m.group(2)) for m in _TOTALS_RE.finditer(head)}
             for _, _, total_pages, records, total_records in _PAGING:
@@ -287,7 +250,7 @@ class OmieHttpxInstrumentation:
                         if key in found:
                             attrs[attr] = found[key]
                     break
-        return attrs, body
+        return attrs, content
 
     def start(self, request: httpx.Request) -> tuple[Any, dict[str, Any], str, float, Any, dict[str, Any]]:
         call, req_attrs = self._request_facts(request)
@@ -295,18 +258,18 @@ class OmieHttpxInstrumentation:
         name = f"omie {call}" if call else f"omie {endpoint}"
         url = request.url
         attrs: dict[str, Any] = {
-            "http.request.method": request.method,
+            sc.HTTP_REQUEST_METHOD: request.method,
             # Omie URLs carry nothing in the query or the user info: never export either (the span scrubber still
             # removes documents from the path; ``omie.endpoint`` below is the template, without them)
-            "url.full": _full_url(url),
-            "server.address": url.host,
+            sc.URL_FULL: _full_url(url),
+            sc.SERVER_ADDRESS: url.host,
             sc.OMIE_ENDPOINT: endpoint,
             **req_attrs,
         }
         if url.port is not None:
-            attrs["server.port"] = url.port
+            attrs[sc.SERVER_PORT] = url.port
         elif url.scheme in ("http", "https"):
-            attrs["server.port"] = 443 if url.scheme == "https" else 80
+            attrs[sc.SERVER_PORT] = 443 if url.scheme == "https" else 80
         if call:
             attrs[sc.OMIE_CALL] = call
         metric_attrs = {sc.OMIE_CALL: call or "unknown", sc.OMIE_ENDPOINT: endpoint}
@@ -361,11 +324,11 @@ class OmieHttpxInstrumentation:
                     span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
             metric_attrs = {**metric_attrs, sc.ERROR_TYPE: type(error).__qualname__}
         elif response is not None:
-            attrs["http.response.status_code"] = response.status_code
+            attrs[sc.HTTP_RESPONSE_STATUS_CODE] = response.status_code
             headers = _omie_headers(response)
-            resp_attrs, body = self._response_facts(response, headers)
+            resp_attrs, content = self._response_facts(response, headers)
             attrs.update(resp_attrs)
-            fault = classify(response.status_code, body, headers)
+            fault = classify_response(response.status_code, content, headers)
             limits = parse_ratelimit(headers.get("x-omie-ratelimit"))
             if limits is not None:
                 attrs[sc.OMIE_RATELIMIT_USED], attrs[sc.OMIE_RATELIMIT_LIMIT] = limits
@@ -375,7 +338,7 @@ class OmieHttpxInstrumentation:
                 attrs[sc.OMIE_PARALLEL_RATELIMIT_USED], attrs[sc.OMIE_PARALLEL_RATELIMIT_LIMIT] = parallel
                 self._set_utilization("parallel", call, *parallel)
             if response.http_version:
-                attrs["network.protocol.version"] = response.http_version.split("/")[-1]
+                attrs[sc.NETWORK_PROTOCOL_VERSION] = response.http_version.split("/")[-1]
         if error is None or fault is not None:  # Omie answered, or could not be reached: evidence for readiness
             self.recent.record(call, fault)
         if fault is not None:

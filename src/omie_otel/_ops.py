@@ -22,10 +22,14 @@ import logging
 import weakref
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from omie_otel._guard import internal_error
+from omie_otel._state import State, current_state
+
+if TYPE_CHECKING:
+    from omie_otel.host_metrics import HostMetrics
 
 __all__ = ["TOOL_NAMES", "get_active_alerts", "get_system_metrics", "health_check", "start"]
 
@@ -35,14 +39,8 @@ MAX_ALERTS = 50
 _READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True}
 
 
-def _state() -> Any:
-    from omie_otel._instrument import current_state
-
-    return current_state()
-
-
 def _scrub(value: Any) -> Any:
-    state = _state()
+    state = current_state()
     return value if state is None else state.scrubber.scrub_value(value)
 
 
@@ -50,23 +48,36 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-_spare_host_metrics: Any = None
+_spare_host_metrics: HostMetrics | None = None
 
 
-def _host_metrics() -> Any:
-    """The instrumentation's :class:`HostMetrics`, or a spare one (no instruments) when host metrics are off."""
+def _spare(state: State | None) -> HostMetrics:
+    """A :class:`HostMetrics` with no instruments, for the snapshot when the instrumentation has none (host metrics
+    off, or they failed to start); built once, with the instrument()'s resolved options rather than from the
+    environment again (a bad value there was already warned about and replaced by the default; read twice, it raised
+    and the ops tools were lost)."""
     global _spare_host_metrics
-    hm = getattr(_state(), "host_metrics", None)
-    if hm is not None:
-        return hm
     if _spare_host_metrics is None:
         from opentelemetry.metrics import NoOpMeterProvider
 
         from omie_otel.host_metrics import HostMetrics
 
-        _spare_host_metrics = HostMetrics(NoOpMeterProvider())
+        options = None if state is None else state.options
+        _spare_host_metrics = HostMetrics(
+            NoOpMeterProvider(),
+            exclude=None if options is None else options.host_metrics_exclude,
+            per_cpu=None if options is None else options.host_metrics_per_cpu,
+        )
         _spare_host_metrics.start()  # CPU baselines now, so the first reading measures something
     return _spare_host_metrics
+
+
+def _host_metrics() -> HostMetrics:
+    """The instrumentation's :class:`HostMetrics`, or the spare one (no instruments) when host metrics are off."""
+    state = current_state()
+    if state is not None and state.host_metrics is not None:
+        return state.host_metrics
+    return _spare(state)
 
 
 async def get_system_metrics() -> dict[str, Any]:
@@ -113,8 +124,8 @@ async def get_active_alerts() -> dict[str, Any]:
     """Alerts firing now in Alertmanager (active, not silenced), or why they cannot be read (read-only)."""
     import httpx
 
-    state = _state()
-    url = getattr(getattr(state, "options", None), "alertmanager_url", None)
+    state = current_state()
+    url = None if state is None else state.options.alertmanager_url
     result: dict[str, Any] = {"status": "not_configured", "alertmanager": None, "count": 0, "alerts": [],
                               "truncated": False}
     if not url:
@@ -180,12 +191,13 @@ def _remove_tool(server: Any, name: str) -> None:
         _logger.debug("omie-otel: removing tool %s: %s", name, exc)
 
 
-def start(state: Any, mcp: Any) -> Callable[[], None] | None:
+def start(state: State, mcp: Any) -> Callable[[], None] | None:
     """Starter for ``omie_otel._instrument``: add the tools to every instrumented server, now and later."""
     if not state.options.ops_tools:
         return None
     added: list[tuple[weakref.ref[Any], str]] = []
-    _host_metrics()  # with host metrics off, start the spare's CPU baselines before the first call
+    if state.host_metrics is None:  # host metrics off: start the spare's CPU baselines before the first call
+        _spare(state)
 
     def add_tools(server: Any) -> None:
         existing = _tool_names(server) or set()

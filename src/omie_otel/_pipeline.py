@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, Synchron
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, Status
 
+from omie_otel import semconv as sc
 from omie_otel._guard import internal_error
 from omie_otel.redaction import Scrubber
 
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 _logger = logging.getLogger("omie_otel")
-_REDACTED_KEY = "omie_otel.redacted"
+_REDACTED_KEY = sc.OMIE_OTEL_REDACTED
 _MAX_PATHS = 32
 
 # Processors whose on_start does nothing: when only these follow ours, nothing can look at a span as it starts, and

@@ -65,7 +65,6 @@ API
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -73,16 +72,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, Final, Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from omie_otel import semconv as sc
+from omie_otel._cgroup import CGROUP_ROOT, ContainerMemory, container_memory
 from omie_otel._config import DEFAULT_DISK_THRESHOLD, DEFAULT_MEMORY_THRESHOLD, DEFAULT_OMIE_URL
 from omie_otel._guard import internal_error
+from omie_otel._state import current_state
+from omie_otel.omie import THROTTLED_KINDS, UNREACHABLE_KINDS, classify_response
 from omie_otel.version import __version__
 
 __all__ = [
@@ -106,8 +105,6 @@ LIVE_PATH = "/health/live"
 READY_PATH = "/health/ready"
 
 _STARTED = time.monotonic()
-_THROTTLED = frozenset({"redundant", "concurrent_request", "rate_limited"})
-_UNREACHABLE = frozenset({"transport", "server_error"})
 _UNREACHABLE_FAIL_AFTER = 3
 _MIN_PROBE_TTL = 65.0
 _MAX_PROBE_BACKOFF = 1800.0
@@ -191,107 +188,6 @@ def _probe_url(prefix: str) -> str:
 
 def _ago(seconds: float) -> str:
     return f"{seconds:.0f} s ago"
-
-
-# --- container memory (cgroup) -------------------------------------------------------------------------------------------
-
-#: Where the cgroup filesystem is mounted; inside a container it shows the container's own cgroup.
-CGROUP_ROOT: Final = "/sys/fs/cgroup"
-
-# (version, limit file, usage file, stat file, the stat key of the inactive page cache), in the order tried.
-_CGROUP_LAYOUTS: Final[tuple[tuple[Literal["v1", "v2"], str, str, str, str], ...]] = (
-    ("v2", "memory.max", "memory.current", "memory.stat", "inactive_file"),
-    ("v1", "memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "memory/memory.stat", "total_inactive_file"),
-)
-_cgroup_warned: set[str] = set()
-_cgroup_warned_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class ContainerMemory:
-    """Memory of the cgroup this process runs in, when that cgroup has a memory limit.
-
-    Attributes:
-        cgroup: ``v2`` or ``v1``.
-        used: The working set in bytes: usage minus the inactive page cache the kernel can drop before it OOM-kills
-            (what the kubelet and ``docker stats`` count).
-        limit: The memory limit in bytes.
-    """
-
-    cgroup: Literal["v1", "v2"]
-    used: int
-    limit: int
-
-    @property
-    def percent(self) -> float:
-        """``used`` as a percentage of ``limit``."""
-        return 100.0 * self.used / self.limit
-
-
-def container_memory(
-    cgroup_root: str | os.PathLike[str] = CGROUP_ROOT, *, host_total: int | None = None
-) -> ContainerMemory | None:
-    """The cgroup's memory use and limit, or ``None`` when this process has no memory limit of its own.
-
-    Reads cgroup v2 (``memory.max``, ``memory.current``, ``memory.stat``) under ``cgroup_root``, else cgroup v1
-    (``memory/memory.limit_in_bytes``, ``memory/memory.usage_in_bytes``, ``memory/memory.stat``). No limit is
-    ``None``: no such files, ``max``, or a limit at or above the host's memory (v1 writes a huge number for "no
-    limit", and a limit the host cannot reach never binds first). Files that cannot be read or hold something else
-    than the kernel writes are ``None`` too, with one warning per ``cgroup_root`` on the ``omie_otel`` logger.
-
-    Args:
-        cgroup_root: Where the cgroup filesystem is mounted (a test passes a fake tree).
-        host_total: The host's memory in bytes (default: ``psutil.virtual_memory().total``, read only when needed).
-
-    Example:
-        >>> reading = container_memory()
-        >>> reading is None or 0 < reading.limit
-        True
-    """
-    root = Path(cgroup_root)
-    try:
-        return _read_container_memory(root, host_total)
-    except (OSError, ValueError) as exc:
-        with _cgroup_warned_lock:
-            first = str(root) not in _cgroup_warned
-            _cgroup_warned.add(str(root))
-        if first:
-            _logger.warning(
-                "omie-otel: cannot read the cgroup memory limit under %s (%s: %s); memory figures are the host's",
-                root, type(exc).__qualname__, exc,
-            )
-        return None
-
-
-def _read_container_memory(root: Path, host_total: int | None) -> ContainerMemory | None:
-    for version, limit_file, usage_file, stat_file, inactive_key in _CGROUP_LAYOUTS:
-        try:
-            limit_text = (root / limit_file).read_text().strip()
-        except FileNotFoundError:
-            continue  # not this layout; once none matches, there is no cgroup memory controller to read
-        if limit_text == "max":
-            return None
-        limit = _cgroup_bytes(limit_file, limit_text)
-        if host_total is None:
-            import psutil
-
-            host_total = int(psutil.virtual_memory().total)
-        if limit == 0 or limit >= host_total:
-            return None
-        usage = _cgroup_bytes(usage_file, (root / usage_file).read_text().strip())
-        inactive = 0
-        for line in (root / stat_file).read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == inactive_key:
-                inactive = _cgroup_bytes(f"{stat_file} {key}", value.strip())
-        return ContainerMemory(version, max(usage - inactive, 0), limit)
-    return None
-
-
-def _cgroup_bytes(where: str, text: str) -> int:
-    if not text.isdigit():  # digits only: no sign, no blank, no "max" where a number belongs
-        raise ValueError(f"{where} holds {text[:40]!r}, not a byte count")
-    return int(text)
 
 
 def _binary_size(size: float) -> str:
@@ -447,10 +343,10 @@ class HealthChecker:
     def _judge(kind: str, in_a_row: int, where: str) -> tuple[CheckStatus, str]:
         if kind == "auth":
             return "fail", f"{where}: Omie refused the app key/secret (auth)"
-        if kind in _UNREACHABLE:
+        if kind in UNREACHABLE_KINDS:
             status: CheckStatus = "fail" if in_a_row >= _UNREACHABLE_FAIL_AFTER else "degraded"
             return status, f"{where}: {kind}, {in_a_row} in a row"
-        if kind in _THROTTLED:
+        if kind in THROTTLED_KINDS:
             return "degraded", f"{where}: Omie is throttling ({kind})"
         if kind == "misuse_blocked":
             return "degraded", f"{where}: a 425 block has ended; no answer since"
@@ -458,8 +354,6 @@ class HealthChecker:
 
     def _send_probe(self, key: str, secret: str, now: float) -> tuple[CheckStatus, str]:
         import httpx
-
-        from omie_otel.omie import classify
 
         body = {
             "call": "ListarCategorias",
@@ -478,11 +372,7 @@ class HealthChecker:
         except httpx.HTTPError:
             kind = "transport"
         else:
-            try:
-                parsed: Any = response.json()
-            except ValueError:
-                parsed = response.text[:4096]
-            fault = classify(response.status_code, parsed, response.headers)
+            fault = classify_response(response.status_code, response.content, response.headers)
             kind = "ok" if fault is None else fault.kind
         took = (time.perf_counter() - start) * 1000
         where = f"probe ListarCategorias answered in {took:.0f} ms"
@@ -584,11 +474,9 @@ _fallback: HealthChecker | None = None
 
 
 def _checker() -> HealthChecker:
-    from omie_otel._instrument import current_state
-
     global _fallback
     state = current_state()
-    checker = getattr(state, "health", None)
+    checker = None if state is None else state.health
     if checker is not None:
         return checker
     if _fallback is None:  # not instrumented: thresholds and exports only, Omie unknown, never a probe
@@ -608,160 +496,6 @@ def live() -> Liveness:
 
 def listener_url() -> str | None:
     """``http://127.0.0.1:PORT`` of the loopback health listener (``health_port=``), or ``None`` when there is none."""
-    from omie_otel._instrument import current_state
-
-    listener = getattr(current_state(), "health_listener", None)
+    state = current_state()
+    listener = None if state is None else state.health_listener
     return None if listener is None else listener.url
-
-
-# --- HTTP: FastMCP routes ------------------------------------------------------------------------------------------------
-
-
-async def _live_endpoint(request: Any) -> Any:
-    from starlette.responses import JSONResponse
-
-    return JSONResponse(live().to_dict())
-
-
-async def _ready_endpoint(request: Any) -> Any:
-    import asyncio
-
-    from starlette.responses import JSONResponse
-
-    report = await asyncio.to_thread(check)  # a probe may wait on Omie: keep the event loop free
-    return JSONResponse(report.to_dict(), status_code=report.http_status)
-
-
-_ENDPOINTS = ((LIVE_PATH, _live_endpoint), (READY_PATH, _ready_endpoint))
-
-
-def add_routes(server: Any) -> None:
-    """Add ``/health/live`` and ``/health/ready`` to a FastMCP server (2.x, 3.x, 4.x: ``custom_route``)."""
-    add = getattr(server, "custom_route", None)
-    if add is None:
-        return
-    taken = {getattr(r, "path", None) for r in getattr(server, "_additional_http_routes", None) or ()}
-    for path, endpoint in _ENDPOINTS:
-        if path in taken:
-            _logger.warning("omie-otel: %r already has a %s route; omie-otel leaves it alone", server, path)
-            continue
-        add(path, methods=["GET"])(endpoint)
-
-
-def remove_routes(server: Any) -> None:
-    """Take our routes back out of a server's route list (an app already built keeps serving them)."""
-    routes = getattr(server, "_additional_http_routes", None)
-    if isinstance(routes, list):
-        ours = {endpoint for _, endpoint in _ENDPOINTS}
-        routes[:] = [r for r in routes if getattr(r, "endpoint", None) not in ours]
-
-
-# --- HTTP: loopback listener for stdio servers ---------------------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "omie-otel-health"
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        path = urlsplit(self.path).path.rstrip("/") or "/"
-        try:
-            if path == LIVE_PATH:
-                code, body = 200, live().to_dict()
-            elif path == READY_PATH:
-                report = check()
-                code, body = report.http_status, report.to_dict()
-            else:
-                code, body = 404, {"error": "not found", "paths": [LIVE_PATH, READY_PATH]}
-        except Exception as exc:  # noqa: BLE001
-            internal_error("health listener", exc)
-            code, body = 500, {"error": "internal error"}
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdio servers own stdout; stay quiet
-        return
-
-
-class HealthListener:
-    """``/health/live`` and ``/health/ready`` on ``127.0.0.1:port`` from a stdlib HTTP server in a daemon thread."""
-
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self._server = ThreadingHTTPServer((host, port), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="omie-otel-health", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-# --- instrument() integration --------------------------------------------------------------------------------------------
-
-
-def start(state: Any, mcp: Any) -> Callable[[], None]:
-    """Starter for ``omie_otel._instrument``: the checker, the gauge, the routes and the optional listener."""
-    from omie_otel._instrument import SCOPE
-    from omie_otel._observable import observable
-
-    opts = state.options
-    self_telemetry = getattr(state, "self_telemetry", None)
-    checker = HealthChecker(
-        recent=getattr(state.omie, "recent", None),
-        omie_url=opts.omie_urls[0],
-        omie_probe=opts.health_omie_probe,
-        memory_threshold=opts.health_memory_threshold,
-        disk_threshold=opts.health_disk_threshold,
-        queues=None if self_telemetry is None else self_telemetry.queues,
-        scrubber=state.scrubber,
-    )
-    state.health = checker
-    meter = state.providers.meter_provider.get_meter(SCOPE, __version__)
-    observable(
-        meter, "gauge", sc.OMIE_OTEL_HEALTH_STATUS, checker.observe,
-        unit="1",
-        description="Readiness per check and overall: 1 ok, 0.5 degraded, 0 fail",
-    )
-    if opts.health_routes:
-        for server in list(state.servers):
-            add_routes(server)
-        state.attach_hooks.append(add_routes)
-    listener = None
-    if opts.health_port is not None:
-        try:
-            listener = HealthListener(opts.health_port)
-        except OSError as exc:
-            _logger.warning(
-                "omie-otel: cannot serve health checks on 127.0.0.1:%s (%s); the health listener is off",
-                opts.health_port, exc,
-            )
-        else:
-            listener.start()
-            state.health_listener = listener
-
-    def close() -> None:
-        checker.running = False
-        if add_routes in state.attach_hooks:
-            state.attach_hooks.remove(add_routes)
-        for server in list(state.servers):
-            remove_routes(server)
-        if listener is not None:
-            listener.stop()
-            state.health_listener = None
-
-    return close

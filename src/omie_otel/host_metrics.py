@@ -78,10 +78,10 @@ import psutil
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from omie_otel import semconv
+from omie_otel._cgroup import CGROUP_ROOT, ContainerMemory, container_memory
 from omie_otel._guard import internal_error
 from omie_otel._observable import observable
 from omie_otel.environment_variables import OMIE_OTEL_HOST_METRICS_EXCLUDE, OMIE_OTEL_HOST_METRICS_PER_CPU
-from omie_otel.health import CGROUP_ROOT, ContainerMemory, container_memory
 from omie_otel.version import __version__
 
 if TYPE_CHECKING:

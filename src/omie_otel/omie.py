@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
@@ -24,7 +25,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["FaultKind", "OmieFault", "classify", "parse_ratelimit", "endpoint_of", "KNOWN_ENDPOINTS", "OMIE_MODULES"]
+__all__ = [
+    "FaultKind",
+    "OmieFault",
+    "classify",
+    "classify_response",
+    "fault_body",
+    "may_be_fault",
+    "parse_ratelimit",
+    "endpoint_of",
+    "KNOWN_ENDPOINTS",
+    "OMIE_MODULES",
+    "RETRYABLE_KINDS",
+    "THROTTLED_KINDS",
+    "UNREACHABLE_KINDS",
+]
 
 FaultKind = Literal[
     "no_records",
@@ -41,6 +56,23 @@ FaultKind = Literal[
     "unknown",
 ]
 
+#: Omie is there but holding requests back: REDUNDANT, a concurrent request, HTTP 429 (not the 425 block).
+THROTTLED_KINDS: frozenset[FaultKind] = frozenset({"redundant", "concurrent_request", "rate_limited"})
+#: Omie could not be reached or could not answer: no connection, or its own server error.
+UNREACHABLE_KINDS: frozenset[FaultKind] = frozenset({"transport", "server_error"})
+#: Worth retrying after ``retry_after`` or a short back-off: never a 425 block or an input error.
+RETRYABLE_KINDS: frozenset[FaultKind] = THROTTLED_KINDS | UNREACHABLE_KINDS
+
+#: Bytes of an answer searched for a fault marker, and the longest text kept of a body that is not JSON.
+_HEAD = 4096
+#: Bytes of an error answer we look at. An Omie fault is a few hundred bytes; a 50 MB HTTP 500 body must cost the
+#: instrumentation nothing like its size (it used to be parsed whole: +240 MB and +2 s per call).
+_FAULT_HEAD = 64 * 1024
+#: More brackets than this in the head and we do not hand it to ``json.loads`` (whose C scanner recurses once per
+#: level): the fields are picked out with a regular expression instead, so no input depth can raise RecursionError.
+_MAX_BRACKETS = 200
+#: A fault field's string value, or its first 4096 characters when it is longer (or cut off by the head).
+_FAULT_FIELD_RE = re.compile(rb'"(faultstring|faultcode)"\s*:\s*"((?:[^"\\]|\\.){0,4096})')
 _CODE_RE = re.compile(r"(\d+)\s*$")
 _WAIT_RE = re.compile(r"(?:Aguarde|em)\s+(\d{1,12})\s+segundos", re.IGNORECASE)
 _HEADER_CODE_RE = re.compile(r"^\s*([A-Za-z_]*\d+|[A-Z_]+)\s*-\s*")
@@ -73,7 +105,7 @@ class OmieFault:
     @property
     def retryable(self) -> bool:
         """Worth retrying after ``retry_after`` (or a short back-off): never a 425 block or an input error."""
-        return self.kind in ("redundant", "concurrent_request", "rate_limited", "server_error", "transport")
+        return self.kind in RETRYABLE_KINDS
 
 
 def _code(faultcode: str | None, header: str | None) -> str | None:
@@ -170,6 +202,58 @@ def classify(
     if code is not None and (code in _VALIDATION_CODES or (len(code) == 3 and code.startswith("1"))):
         return OmieFault("validation", code, message)
     return OmieFault("unknown", code, message)
+
+
+def fault_body(content: bytes) -> Any:
+    """What :func:`classify` needs from an error answer, read from its first 64 KiB only.
+
+    A small, shallow JSON answer is parsed (its first 4 KiB as text when it is not valid JSON); a larger or deeply
+    nested one gives only its ``faultstring``/``faultcode`` string fields, picked out by regular expression (as a
+    whole parse would, a JSON answer naming neither gives an empty mapping); anything else is its first 4 KiB as text.
+    """
+    head = content[:_FAULT_HEAD]
+    text = content[:_HEAD].decode("utf-8", "replace")
+    if head.lstrip()[:1] not in (b"{", b"["):
+        return text
+    if len(content) <= _FAULT_HEAD and head.count(b"{") + head.count(b"[") <= _MAX_BRACKETS:
+        try:
+            return json.loads(content)
+        except (ValueError, RecursionError):  # RecursionError cannot happen below _MAX_BRACKETS; never let it out
+            return text
+    fields: dict[str, str] = {}
+    for match in _FAULT_FIELD_RE.finditer(head):
+        key = match.group(1).decode()
+        if key not in fields:
+            try:
+                fields[key] = json.loads(b'"' + match.group(2) + b'"')
+            except ValueError:
+                fields[key] = match.group(2).decode("utf-8", "replace")
+    return fields
+
+
+def may_be_fault(status: int, content: bytes) -> bool:
+    """Whether an answer needs its body decoded to be classified: an HTTP error, or a ``faultstring`` in its first
+    4 KiB (Omie sometimes reports a fault with HTTP 200). A plain success is never decoded."""
+    return status >= 300 or b'"faultstring"' in content[:_HEAD]
+
+
+def classify_response(
+    status: int, content: bytes | None, headers: Mapping[str, str] | None = None
+) -> OmieFault | None:
+    """Classify an Omie answer from its raw body: decode it (bounded, see :func:`fault_body`) only when it may be a
+    fault, then :func:`classify`. ``content=None`` means the body was not read (a stream): status and headers only.
+
+    The instrumentation, the readiness probe and the example client all classify through this function.
+
+    Example:
+        >>> classify_response(425, b'{"faultstring": "ERROR: API bloqueada por consumo indevido. Tente novamente '
+        ...                        b'em 1726 segundos.", "faultcode": "MISUSE_API_PROCESS"}').retry_after
+        1726.0
+        >>> classify_response(200, b'{"pagina": 1, "categoria_cadastro": []}') is None
+        True
+    """
+    body = fault_body(content) if content is not None and may_be_fault(status, content) else None
+    return classify(status, body, headers)
 
 
 def parse_ratelimit(value: str | None) -> tuple[int, int] | None:

@@ -38,9 +38,11 @@ import os
 import re
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from omie_otel import semconv as sc
 
 __all__ = [
     "DEFAULT_SECRET_KEY_PATTERNS",
@@ -48,7 +50,6 @@ __all__ = [
     "ScrubCallback",
     "Scrubber",
     "register_secret",
-    "known_secret_count",
 ]
 
 _logger = logging.getLogger("omie_otel.redaction")
@@ -75,9 +76,9 @@ DEFAULT_SECRET_KEY_PATTERNS: tuple[str, ...] = (
 #: Attribute keys that look secret but never are (ours): never scrubbed by key.
 _SAFE_KEYS = frozenset(
     {
-        "gen_ai.usage.input_tokens",
-        "gen_ai.usage.output_tokens",
-        "omie_otel.redacted",
+        sc.GEN_AI_USAGE_INPUT_TOKENS,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+        sc.OMIE_OTEL_REDACTED,
     }
 )
 
@@ -86,26 +87,26 @@ _SAFE_KEYS = frozenset(
 #: ``jsonrpc.request.id`` and ``mcp.protocol.version`` are *not* here: an MCP client chooses them.
 _OPAQUE_VALUE_KEYS = frozenset(
     {
-        "mcp.method.name",
-        "mcp.session.id",
-        "gen_ai.operation.name",
-        "network.transport",
-        "network.protocol.name",
-        "network.protocol.version",
-        "error.type",
-        "rpc.response.status_code",
-        "http.request.method",
-        "server.address",
-        "fastmcp.span.seam",
-        "fastmcp.component.type",
-        "fastmcp.provider.type",
-        "omie.call",
-        "omie.endpoint",
-        "omie.request_id",
-        "omie.fault.kind",
-        "omie.fault.code",
-        "omie.ratelimit.kind",
-        "omie_otel.redacted",
+        sc.MCP_METHOD_NAME,
+        sc.MCP_SESSION_ID,
+        sc.GEN_AI_OPERATION_NAME,
+        sc.NETWORK_TRANSPORT,
+        sc.NETWORK_PROTOCOL_NAME,
+        sc.NETWORK_PROTOCOL_VERSION,
+        sc.ERROR_TYPE,
+        sc.RPC_RESPONSE_STATUS_CODE,
+        sc.HTTP_REQUEST_METHOD,
+        sc.SERVER_ADDRESS,
+        sc.FASTMCP_SPAN_SEAM,
+        sc.FASTMCP_COMPONENT_TYPE,
+        sc.FASTMCP_PROVIDER_TYPE,
+        sc.OMIE_CALL,
+        sc.OMIE_ENDPOINT,
+        sc.OMIE_REQUEST_ID,
+        sc.OMIE_FAULT_KIND,
+        sc.OMIE_FAULT_CODE,
+        sc.OMIE_RATELIMIT_KIND,
+        sc.OMIE_OTEL_REDACTED,
     }
 )
 
@@ -265,11 +266,6 @@ def register_secret(value: str | int, label: str = "secret") -> None:
     _registry.add(value, label)
 
 
-def known_secret_count() -> int:
-    """How many exact secret values are registered."""
-    return len(_registry)
-
-
 def register_env_secrets(environ: Mapping[str, str] | None = None) -> None:
     """Register ``OMIE_APP_KEY`` / ``OMIE_APP_SECRET`` from the environment as known secrets."""
     env = os.environ if environ is None else environ
@@ -284,7 +280,6 @@ class Scrubber:
 
     Args:
         extra_patterns: More key patterns (regular expressions) whose values are removed.
-        safe_keys: Keys never scrubbed by key (exact match), e.g. ``("omie.app_key_hash",)``.
         documents: Also remove CPF / CNPJ numbers found in text and numbers.
         callback: Called for each match; a non-``None`` return value is kept instead of the marker.
 
@@ -297,7 +292,6 @@ class Scrubber:
         self,
         *,
         extra_patterns: Sequence[str] = (),
-        safe_keys: Iterable[str] = (),
         documents: bool = True,
         callback: ScrubCallback | None = None,
     ) -> None:
@@ -315,7 +309,7 @@ class Scrubber:
         # quote that closes it if any, and the separator. Where the value ends is decided in _value_span.
         keys = "|".join(f"(?:{p})" for p in patterns)
         self._inline_re = re.compile(rf"(?P<key>{keys})(?P<sep>\\*[\"']?[ \t]*[:=][ \t]*)", re.IGNORECASE)
-        self._safe_keys = _SAFE_KEYS | frozenset(safe_keys)
+        self._safe_keys = _SAFE_KEYS
         self._documents = documents
         self._callback = callback
         self._key_cache: dict[str, str | None] = {}

@@ -26,7 +26,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, get_args
+
+from omie_otel.omie import FaultKind
 
 # --- MCP / GenAI / RPC attributes (OpenTelemetry semconv) -------------------------------------------------------------
 MCP_METHOD_NAME: Final = "mcp.method.name"
@@ -76,20 +78,8 @@ OMIE_FAULT_MESSAGE: Final = "omie.fault.message"
 OMIE_RETRY_AFTER: Final = "omie.retry_after"
 
 #: Values of ``omie.fault.kind``. ``no_records`` is not an error.
-OMIE_FAULT_KINDS: Final = (
-    "no_records",
-    "redundant",
-    "concurrent_request",
-    "duplicate_request",
-    "rate_limited",
-    "misuse_blocked",
-    "auth",
-    "validation",
-    "not_found",
-    "server_error",
-    "transport",
-    "unknown",
-)
+#: The values of ``omie.fault.kind``: :data:`omie_otel.omie.FaultKind`'s, in its order (one source).
+OMIE_FAULT_KINDS: Final[tuple[FaultKind, ...]] = get_args(FaultKind)
 
 # --- Omie metrics (ours) ----------------------------------------------------------------------------------------------
 OMIE_CLIENT_REQUEST_DURATION: Final = "omie.client.request.duration"
@@ -159,6 +149,15 @@ OMIE_OTEL_EXPORT_QUEUE_CAPACITY: Final = "omie_otel.export.queue.capacity"
 OMIE_OTEL_SIGNAL: Final = "omie_otel.signal"
 OMIE_OTEL_INTERNAL_ERRORS: Final = "omie_otel.internal.errors"
 OMIE_OTEL_REDACTIONS: Final = "omie_otel.redactions"
+#: GenAI token counts: they look like secrets to the key patterns ("token") but never are.
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+# FastMCP's own span attributes (its native spans), which we read and keep unscrubbed.
+FASTMCP_SPAN_SEAM: Final = "fastmcp.span.seam"
+FASTMCP_COMPONENT_TYPE: Final = "fastmcp.component.type"
+FASTMCP_PROVIDER_TYPE: Final = "fastmcp.provider.type"
+#: Span/log attribute: how many values the scrubber replaced on that span or record.
+OMIE_OTEL_REDACTED: Final = "omie_otel.redacted"
 
 #: Values of ``omie_otel.health.check``: one series per readiness check, plus ``overall``.
 OMIE_OTEL_HEALTH_CHECKS: Final = ("omie_api", "telemetry_export", "memory", "disk", "overall")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.helpers.sdk_pipeline import sdk_pipeline as _sdk_pipeline
 
 pytestmark = pytest.mark.e2e

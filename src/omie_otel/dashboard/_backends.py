@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from omie_otel import semconv as sc
 from omie_otel.dashboard._panels import Dashboard, Panel, step_for, substitute
 from omie_otel.redaction import Scrubber
 
@@ -217,7 +218,7 @@ class Backends:
         for service in names:
             for trace in (
                 self._search(service, range_s, end, 100)
-                + self._search(service, range_s, end, TRACE_LIST_SIZE, tags=json.dumps({"error.type": "tool_error"}))
+                + self._search(service, range_s, end, TRACE_LIST_SIZE, tags=json.dumps({sc.ERROR_TYPE: "tool_error"}))
                 + self._search(service, range_s, end, TRACE_LIST_SIZE, minDuration=f"{int(SLOW_TRACE_S * 1000)}ms")
             ):
                 summary = _summary(trace)
@@ -234,15 +235,15 @@ class Backends:
         latest: dict[tuple[str, str], dict[str, Any]] = {}
         for service in names:
             for trace in self._search(
-                service, 2 * MISUSE_BLOCK_S, now, 20, tags=json.dumps({"omie.fault.kind": "misuse_blocked"})
+                service, 2 * MISUSE_BLOCK_S, now, 20, tags=json.dumps({sc.OMIE_FAULT_KIND: "misuse_blocked"})
             ):
                 for span in trace.get("spans", []):
                     tags = _tags(span)
-                    if tags.get("omie.fault.kind") != "misuse_blocked":
+                    if tags.get(sc.OMIE_FAULT_KIND) != "misuse_blocked":
                         continue
-                    call = str(tags.get("omie.call", "?"))
+                    call = str(tags.get(sc.OMIE_CALL, "?"))
                     seen = span["startTime"] / 1e6
-                    wait = _num(tags.get("omie.retry_after")) or MISUSE_BLOCK_S
+                    wait = _num(tags.get(sc.OMIE_RETRY_AFTER)) or MISUSE_BLOCK_S
                     until = seen + wait
                     key = (service, call)
                     if until > now and (key not in latest or latest[key]["until"] < until):
@@ -356,7 +357,7 @@ def _summary(trace: dict[str, Any]) -> dict[str, Any] | None:
     start = min(s["startTime"] for s in spans)
     end = max(s["startTime"] + s["duration"] for s in spans)
     errors = sorted({
-        str(t.get("error.type") or t.get("omie.fault.kind") or "erro")
+        str(t.get(sc.ERROR_TYPE) or t.get(sc.OMIE_FAULT_KIND) or "erro")
         for t in map(_tags, spans)
         if t.get("error") in _TRUE or t.get("otel.status_code") == "ERROR"
     })
@@ -370,5 +371,5 @@ def _summary(trace: dict[str, Any]) -> dict[str, Any] | None:
         "spans": len(spans),
         "error": bool(errors),
         "errors": errors,
-        "omie": sum(1 for s in spans if "omie.call" in _tags(s)),
+        "omie": sum(1 for s in spans if sc.OMIE_CALL in _tags(s)),
     }

@@ -3,7 +3,7 @@
 It speaks Omie's wire format (``POST /api/v1/<modulo>/<servico>/`` with ``{"call", "app_key", "app_secret",
 "param": [{...}]}``), serves a deterministic, seeded Brazilian data set (valid CPF/CNPJ, ``dd/mm/aaaa`` dates,
 ``"S"``/``"N"`` flags), both paging styles, Omie's headers and limits, and every fault of Omie's catalogue with
-its exact message. Facts and their sources: ``/work/shared/omie-api.md``.
+its exact message. The facts it follows: ``docs/omie-api.md``.
 
 Usage
 -----

@@ -1,7 +1,7 @@
 """Omie's faults: HTTP status, ``faultcode``, exact ``faultstring`` and the ``OmieAPI-Error`` header.
 
 Every fault body is ``{"faultstring": "...", "faultcode": "..."}`` (in that order, as recorded). Texts marked
-[C] in ``/work/shared/omie-api.md`` are copied verbatim; the others (429 body, unknown call, 1100's clock format,
+[confirmed] in ``docs/omie-api.md`` are copied verbatim; the others (429 body, unknown call, 1100's clock format,
 the "não cadastrado" wording for entities other than clients) are inferences and say so below.
 
 Each fault has a ``kind`` from :data:`FAULT_KINDS`, the same names as the ``omie.fault.kind`` attribute.
