@@ -108,10 +108,22 @@ def test_env_configured_sdk_has_service_name_and_exporters() -> None:
     assert out.stdout.decode().split() == ["servidor-omie", "TraceIdRatioBased"]
 
 
-def test_cli_version_and_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_version_and_unknown_command_follow_the_locale(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from omie_otel.__main__ import main
 
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(variable, raising=False)
     assert main(["version"]) == 0
     assert capsys.readouterr().out.strip() == omie_otel.__version__
-    assert main(["frobnicate"]) == 2
-    assert "unknown command 'frobnicate'; use 'simulator' or 'version'" in capsys.readouterr().err
+    assert main(["frobnicate"]) == 2  # pt-BR by default, naming every command
+    err = capsys.readouterr().err
+    assert "comando desconhecido 'frobnicate'; use um de: simulator, dashboard, slo, version" in err
+    assert "uso: omie-otel <comando>" in err
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert main([]) == 2
+    assert capsys.readouterr().out.startswith("usage: omie-otel <command>")
+    monkeypatch.setenv("LC_ALL", "pt_BR.UTF-8")  # LC_ALL wins over LANG, as POSIX says
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("uso: omie-otel <comando>")

@@ -11,9 +11,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from omie_otel._lang import say
+
 __all__ = ["main"]
 
-_USAGE = """usage: omie-otel <command> [options]
+_USAGE_PT = """uso: omie-otel <comando> [opções]
+
+comandos:
+  simulator   serve o simulador da API Omie (veja: omie-otel simulator --help)
+  dashboard   serve o painel web ao vivo (veja: omie-otel dashboard --help)
+  slo report  relatório de SLA de um mês, do Prometheus (veja: omie-otel slo report --help)
+  version     mostra a versão do omie-otel
+"""
+_USAGE_EN = """usage: omie-otel <command> [options]
 
 commands:
   simulator   serve the Omie API simulator (see: omie-otel simulator --help)
@@ -21,13 +31,14 @@ commands:
   slo report  SLA report of a month from Prometheus (see: omie-otel slo report --help)
   version     print the omie-otel version
 """
+_COMMANDS = ("simulator", "dashboard", "slo", "version")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch ``omie-otel <command>``; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
-        print(_USAGE, end="")
+        print(say(_USAGE_PT, _USAGE_EN), end="")
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "simulator":
@@ -47,7 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(__version__)
         return 0
-    print(f"omie-otel: unknown command {command!r}; use 'simulator' or 'version'\n\n{_USAGE}", end="", file=sys.stderr)
+    known = ", ".join(_COMMANDS)
+    usage = say(_USAGE_PT, _USAGE_EN)
+    message = say(f"comando desconhecido {command!r}; use um de: {known}", f"unknown command {command!r}; use one of: {known}")
+    print(f"omie-otel: {message}\n\n{usage}", end="", file=sys.stderr)
     return 2
 
 

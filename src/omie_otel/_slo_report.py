@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from omie_otel import slo
+from omie_otel._lang import english
 
 __all__ = ["Period", "Report", "ReportError", "SloResult", "build_report", "main", "period_for", "render"]
 
@@ -117,7 +118,7 @@ class Report:
 
 # ------------------------------------------------------------------------------------------------- language ---
 def _english() -> bool:
-    return os.environ.get("LANG", "").lower().startswith("en")
+    return english()
 
 
 _PT = {

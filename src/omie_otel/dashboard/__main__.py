@@ -9,6 +9,8 @@ import re
 import sys
 from collections.abc import Sequence
 
+from omie_otel._lang import say
+
 __all__ = ["main"]
 
 #: The token a dashboard bound to a non-loopback address requires.
@@ -22,13 +24,7 @@ DEFAULTS = {
 }
 
 
-def _english() -> bool:
-    lang = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
-    return lang.lower().startswith("en")
-
-
-def _say(pt: str, en: str) -> str:
-    return en if _english() else pt
+_say = say
 
 
 def _url(value: str) -> str:
