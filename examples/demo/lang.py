@@ -3,9 +3,9 @@ order) starts with ``en``, else Brazilian Portuguese (the default, and what oper
 
 from __future__ import annotations
 
-import os
 import textwrap
-from collections.abc import Mapping
+
+from omie_otel._lang import english, say
 
 __all__ = ["WIDTH", "english", "fit", "t"]
 
@@ -13,18 +13,9 @@ __all__ = ["WIDTH", "english", "fit", "t"]
 WIDTH = 100
 
 
-def english(environ: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if environ is None else environ
-    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = env.get(variable, "").strip()
-        if value:
-            return value.lower().startswith("en")
-    return False
-
-
-def t(pt: str, en: str) -> str:
-    """``pt`` or ``en`` per :func:`english`, read at each call (tests change ``LANG``)."""
-    return en if english() else pt
+#: ``t(pt, en)``: ``pt`` or ``en`` per the locale, read at each call (tests change ``LANG``); the rule is the
+#: library's own, so the demo and the ``omie-otel`` commands always speak the same language.
+t = say
 
 
 def fit(text: str, width: int = WIDTH) -> str:
