@@ -77,3 +77,9 @@ dashboard-assets:
 # Debian's chromium for the dashboard's browser tests.
 browser:
 	scripts/install-browser.sh
+
+# README.md's options table, written from the option table in src/omie_otel/_config.py (tests/test_options_table.py
+# fails while they differ).
+.PHONY: options-table
+options-table: $(STAMP)
+	$(BIN)/python scripts/options_table.py

@@ -604,15 +604,15 @@ def test_per_cpu_argument_wins_over_environment(fake, reader):
     assert busy(points) == pytest.approx(0.4)
 
 
-def test_bad_per_cpu_environment_value_names_variable_value_and_accepted_values(reader):
-    with (
-        mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": "maybe"}),
-        pytest.raises(ValueError) as raised,
-    ):
-        HostMetrics(reader.provider)
-    message = str(raised.value)
-    assert "OMIE_OTEL_HOST_METRICS_PER_CPU" in message and "'maybe'" in message
-    assert "true" in message and "false" in message
+def test_bad_per_cpu_environment_value_warns_naming_variable_value_and_accepted_values(fake, reader, caplog):
+    """As every option (tests/test_options_table.py): a bad environment value warns once and the default is used."""
+    with mock.patch.dict(os.environ, {"OMIE_OTEL_HOST_METRICS_PER_CPU": "maybe"}), caplog.at_level("WARNING"):
+        started(reader)
+    (message,) = [r.getMessage() for r in caplog.records if "OMIE_OTEL_HOST_METRICS_PER_CPU" in r.getMessage()]
+    assert "'maybe'" in message and "true" in message and "false" in message
+    fake.per_cpu = [cpu(user=9, idle=11), cpu(user=1, system=1, idle=18)]
+    points = collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]
+    assert points and all(semconv.CPU_LOGICAL_NUMBER not in a for a, _ in points)
 
 
 # --- lifecycle --------------------------------------------------------------------------------------------------------

@@ -28,12 +28,16 @@ What you get
 
 Configuration
 -------------
-Argument > environment variable > default. See :mod:`omie_otel.environment_variables` for every variable.
+Argument > environment variable > default. See :mod:`omie_otel.environment_variables` for every variable; the README's
+options table is generated from the one table of options (``omie_otel._config.Options``).
 
 * ``capture_arguments`` / ``capture_results`` (``OMIE_OTEL_CAPTURE_ARGUMENTS`` / ``_RESULTS``, default off): record
   tool arguments / results as JSON (scrubbed, truncated to ``capture_max_length``, default 4096).
 * ``omie_url``: URL prefix(es) of the Omie API (``OMIE_OTEL_OMIE_URL``, default ``https://app.omie.com.br/api/``).
-* ``host_metrics`` (``OMIE_OTEL_HOST_METRICS``), ``logs`` / ``log_level`` (``OMIE_OTEL_LOGS`` / ``_LOG_LEVEL``).
+* ``host_metrics`` (``OMIE_OTEL_HOST_METRICS``, on), ``host_metrics_exclude`` (globs of metric names to leave out),
+  ``host_metrics_per_cpu`` (``system.cpu.utilization`` per logical CPU, off).
+* ``logs`` / ``log_level`` (``OMIE_OTEL_LOGS`` / ``_LOG_LEVEL``, on / INFO); ``OMIE_OTEL_LOG_FORMAT=json`` (environment
+  only) prints one JSON object per line on the console.
 * ``scrub_patterns``, ``scrub_documents``, ``scrub_callback``: extend or relax the scrubber.
 * ``health_routes`` (``OMIE_OTEL_HEALTH_ROUTES``, on): ``/health/live`` and ``/health/ready`` on HTTP servers;
   ``health_port`` (``OMIE_OTEL_HEALTH_PORT``, off) a loopback listener for stdio servers; thresholds

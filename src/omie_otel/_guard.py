@@ -9,7 +9,6 @@ telemetry. Our own test-suite sets ``OMIE_OTEL_RAISE_INTERNAL_ERRORS=1`` so such
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,9 @@ _count = 0
 
 
 def _raise_internal() -> bool:
-    return os.environ.get("OMIE_OTEL_RAISE_INTERNAL_ERRORS", "").lower() in ("1", "true", "yes")
+    from omie_otel._config import RAISE_INTERNAL_ERRORS  # read at each error: tests switch it on and off
+
+    return bool(RAISE_INTERNAL_ERRORS.from_environment())
 
 
 def internal_error(where: str, exc: BaseException | None = None) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 
 from omie_otel import semconv as sc
-from omie_otel._config import resolve_options
+from omie_otel._config import KEYWORDS, resolve_options
 from omie_otel._guard import internal_error
 from omie_otel._pipeline import (
     ScrubbingLogProcessor,
@@ -268,8 +268,8 @@ def instrument(
     host_metrics_per_cpu: bool | None = None,
     logs: bool | None = None,
     log_level: str | int | None = None,
-    scrub_patterns: Sequence[str] | None = None,
     scrub_documents: bool | None = None,
+    scrub_patterns: Sequence[str] | None = None,
     scrub_callback: ScrubCallback | None = None,
     ops_tools: bool | None = None,
     alertmanager_url: str | None = None,
@@ -283,9 +283,12 @@ def instrument(
     """Instrument FastMCP (one server, or every server in the process) and the Omie httpx calls they make.
 
     See the package docstring (``help(omie_otel)``) for every option; each ``None`` means "from the environment,
-    else the default".
+    else the default". The keywords after ``logger_provider`` are the options of :class:`omie_otel._config.Options`,
+    in its order (``tests/test_options_table.py`` checks it).
     """
     global _warned_twice, _exit_timeout
+    given = locals()
+    arguments = {o.keyword: given[o.keyword] for o in KEYWORDS if o.keyword is not None}
     with _lock:
         if _stopping is not None:  # an uninstrument() still flushing: finish its stop before patching again
             _finish_stop(_stopping)
@@ -302,28 +305,7 @@ def instrument(
             raise TypeError(
                 f"instrument(mcp={mcp!r}): expected a fastmcp.FastMCP server (FastMCP >= 2.9) or None for all servers"
             )
-        options = resolve_options(
-            capture_arguments=capture_arguments,
-            capture_results=capture_results,
-            capture_max_length=capture_max_length,
-            omie_url=omie_url,
-            host_metrics=host_metrics,
-            host_metrics_exclude=host_metrics_exclude,
-            host_metrics_per_cpu=host_metrics_per_cpu,
-            logs=logs,
-            log_level=log_level,
-            scrub_documents=scrub_documents,
-            scrub_patterns=scrub_patterns,
-            scrub_callback=scrub_callback,
-            ops_tools=ops_tools,
-            alertmanager_url=alertmanager_url,
-            health_routes=health_routes,
-            health_port=health_port,
-            health_memory_threshold=health_memory_threshold,
-            health_disk_threshold=health_disk_threshold,
-            health_omie_probe=health_omie_probe,
-            shutdown_timeout=shutdown_timeout,
-        )
+        options = resolve_options(**arguments)
         _exit_timeout = options.shutdown_timeout
         scrubber = Scrubber(
             extra_patterns=options.scrub_patterns, documents=options.scrub_documents, callback=options.scrub_callback
@@ -426,7 +408,9 @@ def _start_logs(state: State, mcp: Any) -> Any:
         return None
     from omie_otel.logs import LogBridge
 
-    bridge = LogBridge(state.providers.logger_provider, state.options.log_level, state.scrubber)
+    bridge = LogBridge(
+        state.providers.logger_provider, state.options.log_level, state.scrubber, fmt=state.options.log_format
+    )
     bridge.start()
     return bridge.stop
 

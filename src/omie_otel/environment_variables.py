@@ -5,7 +5,9 @@ Standard ``OTEL_*`` variables come first and are read by the OpenTelemetry SDK i
 ``OTEL_TRACES_SAMPLER`` / ``_ARG``, ``OTEL_SDK_DISABLED``). The ``OMIE_OTEL_*`` variables below are ours. An
 argument to :func:`omie_otel.instrument` always wins over the environment, which wins over the default. A bad value
 in the environment is reported in a warning naming the variable and the accepted values, and the default is used:
-a typo in a deployment must not take the server down.
+a typo in a deployment must not take the server down. Each ``OMIE_OTEL_*`` variable belongs to one option of the
+table in ``omie_otel._config`` (where it is read, once); ``tests/test_options_table.py`` checks that this list and
+that table agree.
 """
 
 OMIE_OTEL_CAPTURE_ARGUMENTS = "OMIE_OTEL_CAPTURE_ARGUMENTS"

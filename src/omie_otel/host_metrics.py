@@ -57,7 +57,8 @@ Configuration (argument > environment variable > default):
     * ``exclude`` / ``OMIE_OTEL_HOST_METRICS_EXCLUDE``: comma-separated globs over metric names to leave out,
       e.g. ``system.network.*,process.thread.count``. Default: none.
     * ``per_cpu`` / ``OMIE_OTEL_HOST_METRICS_PER_CPU``: ``true`` reports ``system.cpu.utilization`` per logical CPU
-      instead of the aggregate. Default: ``false``. A value that is not a boolean raises ``ValueError``.
+      instead of the aggregate. Default: ``false``. A value that is not a boolean logs one warning and the default
+      is used, as for every option (:mod:`omie_otel._config`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from omie_otel import semconv
 from omie_otel._cgroup import CGROUP_ROOT, ContainerMemory, container_memory
+from omie_otel._config import option_named
 from omie_otel._guard import internal_error
 from omie_otel._observable import observable
 from omie_otel.environment_variables import OMIE_OTEL_HOST_METRICS_EXCLUDE, OMIE_OTEL_HOST_METRICS_PER_CPU
@@ -116,16 +118,6 @@ _CONTAINER_ROOT_FSTYPES: Final = frozenset({"overlay", "aufs", "fuse.fuse-overla
 _LOOPBACK_INTERFACE: Final = re.compile(r"lo\d*|loopback.*", re.IGNORECASE)
 
 _MEMORY_STATES: Final = ("used", "free", "cached", "buffers")
-_BOOLEANS: Final = {
-    "true": True,
-    "1": True,
-    "yes": True,
-    "on": True,
-    "false": False,
-    "0": False,
-    "no": False,
-    "off": False,
-}
 
 
 @dataclass(frozen=True)
@@ -221,23 +213,6 @@ def _pool_limit(client: Any) -> int | None:
     limit = client._transport._pool._max_connections
     # httpcore stores "no limit" as sys.maxsize
     return int(limit) if isinstance(limit, int) and 0 < limit < sys.maxsize else None
-
-
-def _parse_bool(variable: str, default: bool) -> bool:
-    raw = os.environ.get(variable, "").strip()
-    if not raw:
-        return default
-    try:
-        return _BOOLEANS[raw.lower()]
-    except KeyError:
-        raise ValueError(
-            f"{variable}={raw!r} is not a boolean; accepted values (any case): {', '.join(_BOOLEANS)}"
-        ) from None
-
-
-def _split_globs(value: str | Sequence[str]) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else value
-    return tuple(item.strip() for item in items if item.strip())
 
 
 def _cpu_busy_total(times: Any) -> tuple[float, float]:
@@ -383,8 +358,8 @@ class HostMetrics:
             see :func:`omie_otel.health.container_memory`).
 
     Raises:
-        ValueError: ``OMIE_OTEL_HOST_METRICS_PER_CPU`` is not a boolean (``true``/``false``, ``1``/``0``,
-            ``yes``/``no``, ``on``/``off``).
+        ValueError: ``per_cpu`` is not a bool, or ``exclude`` is not globs. A bad ``OMIE_OTEL_HOST_METRICS_PER_CPU``
+            logs one warning (naming the variable, the value and ``true``/``false``...) and the default is used.
 
     Example:
         >>> from opentelemetry.sdk.metrics import MeterProvider
@@ -407,8 +382,9 @@ class HostMetrics:
         per_cpu: bool | None = None,
         cgroup_root: str | os.PathLike[str] = CGROUP_ROOT,
     ) -> None:
-        globs = _split_globs(os.environ.get(OMIE_OTEL_HOST_METRICS_EXCLUDE, "") if exclude is None else exclude)
-        self._per_cpu = _parse_bool(OMIE_OTEL_HOST_METRICS_PER_CPU, False) if per_cpu is None else per_cpu
+        # None: from the environment, read by the option table (a bad value there warns and gives the default)
+        globs: tuple[str, ...] = option_named("host_metrics_exclude").resolve(exclude)
+        self._per_cpu: bool = option_named("host_metrics_per_cpu").resolve(per_cpu)
         names = [spec.name for spec in _SPECS]
         for glob in globs:
             if not fnmatch.filter(names, glob):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import datetime, timezone
 from typing import Any
@@ -37,14 +36,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 
-from omie_otel.environment_variables import OMIE_OTEL_LOG_FORMAT
+from omie_otel._config import option_named
 from omie_otel.redaction import Scrubber
 
 __all__ = ["JsonFormatter", "LogBridge"]
 
 _logger = logging.getLogger("omie_otel")
 _RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName"}
-_FORMATS = ("text", "json")
 _WALKABLE = (str, int, float, bool, type(None), list, dict, tuple, set, frozenset, bytes)
 
 
@@ -126,14 +124,11 @@ class LogBridge:
         self._provider = logger_provider
         self._level = level
         self._scrubber = scrubber
-        raw = fmt if fmt is not None else os.environ.get(OMIE_OTEL_LOG_FORMAT, "text")
-        value = (raw or "text").strip().lower()
-        if value not in _FORMATS:
-            _logger.warning(
-                "omie-otel: %s=%r is not a log format; use 'text' or 'json'. Keeping text.", OMIE_OTEL_LOG_FORMAT, raw
-            )
-            value = "text"
-        self.format = value
+        try:  # None: OMIE_OTEL_LOG_FORMAT (a bad value there warns and gives text)
+            self.format: str = option_named("log_format").resolve(fmt)
+        except ValueError as exc:
+            _logger.warning("omie-otel: %s. Keeping text.", exc)
+            self.format = "text"
         self.handler: logging.Handler | None = None
         self.console: logging.Handler | None = None
         self._attached: list[logging.Logger] = []
