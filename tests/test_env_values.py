@@ -190,7 +190,7 @@ def test_any_value_variables_are_taken_as_they_are(telemetry: Any, monkeypatch: 
 def test_an_sdk_that_cannot_be_set_up_never_makes_instrument_raise(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import omie_otel._instrument as inst
+    import omie_otel._lifecycle as inst
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise ValueError("an OTEL_* value the SDK refuses")

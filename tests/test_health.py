@@ -309,7 +309,7 @@ def test_probe_only_from_a_readiness_check_after_a_minute_cached_and_never_redun
     monkeypatch.setenv("OMIE_APP_SECRET", DEFAULT_APP_SECRET)
     omie_otel.instrument(meter_provider=telemetry.meter_provider, omie_url=url, host_metrics=False,
                          health_memory_threshold=100, health_disk_threshold=100)
-    state = omie_otel._instrument.current_state()
+    state = omie_otel._lifecycle.current_state()
     assert by_name(health.check())["omie_api"].status == "unknown"
     assert sim.stats.calls == {}, "credentials from the environment are never used"
     # The application calls Omie itself (through the instrumented httpx): now its credentials are known.

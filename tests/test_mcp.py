@@ -423,7 +423,7 @@ def test_bad_argument_names_value_and_fix() -> None:
         omie_otel.instrument(make_server(), omie_url="ftp://x")
     with pytest.raises(TypeError, match="expected a fastmcp.FastMCP"):
         omie_otel.instrument(object())
-    assert not omie_otel._instrument.is_instrumented()
+    assert not omie_otel._lifecycle.is_instrumented()
 
 
 # --- 9. telemetry never breaks the server -------------------------------------------------------------------------
@@ -457,7 +457,7 @@ async def test_internal_error_in_middleware_is_swallowed(telemetry: Any, monkeyp
 async def test_session_that_ends_in_error_records_error_type(telemetry: Any) -> None:
     from types import SimpleNamespace
 
-    from omie_otel._instrument import _timed_session
+    from omie_otel._fastmcp_patch import _timed_session
     from omie_otel._mcp import note_session_connection
 
     omie_otel.instrument(make_server(), meter_provider=telemetry.meter_provider)

@@ -47,10 +47,10 @@ def test_instrumentor_instruments_and_uninstruments(telemetry: Any) -> None:
     inst = OmieOtelInstrumentor()
     inst.instrument(meter_provider=telemetry.meter_provider)
     try:
-        assert omie_otel._instrument.is_instrumented()
+        assert omie_otel._lifecycle.is_instrumented()
     finally:
         inst.uninstrument()
-    assert not omie_otel._instrument.is_instrumented()
+    assert not omie_otel._lifecycle.is_instrumented()
 
 
 def test_argument_beats_env_beats_default() -> None:

@@ -394,10 +394,10 @@ def test_log_records_every_type_and_event_name(telemetry: Any) -> None:
 
 
 def test_service_name_from_the_server_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from omie_otel import _instrument
+    from omie_otel import _lifecycle
 
     seen: list[Any] = []
-    monkeypatch.setattr(_instrument, "_resolve_providers", lambda *args: seen.append(args) or 1 / 0)
+    monkeypatch.setattr(_lifecycle, "_resolve_providers", lambda *args: seen.append(args) or 1 / 0)
     with pytest.raises(ZeroDivisionError):
         omie_otel.instrument(FastMCP(f"omie {CPF}"), service_name=f"svc {CNPJ}")
     assert seen[0][0] == "svc [redacted: cnpj]" and seen[0][4] == "omie [redacted: cpf]"

@@ -10,7 +10,7 @@ from typing import Any
 
 from omie_otel import instrument, uninstrument
 from omie_otel import semconv as sc
-from omie_otel._instrument import current_state
+from omie_otel._lifecycle import current_state
 
 #: Observable instruments that report on every collection while instrumented (whatever the traffic).
 ALWAYS_REPORTING = {

@@ -102,7 +102,7 @@ def test_failing_exporter_in_the_applications_own_sdk_is_counted_and_degrades_he
     assert report.ready, "telemetry trouble must never take the server out of rotation"
 
     with caplog.at_level(logging.WARNING, logger="omie_otel"):
-        omie_otel._instrument.current_state().self_telemetry.check_losses()
+        omie_otel._lifecycle.current_state().self_telemetry.check_losses()
     assert "telemetry is being lost: 3 traces failed" in caplog.text
 
     omie_otel.uninstrument()

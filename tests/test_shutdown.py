@@ -246,7 +246,7 @@ def test_uninstrument_does_not_hold_the_lock_while_it_waits(telemetry: Any, monk
     import httpx
 
     import omie_otel
-    import omie_otel._instrument as inst
+    import omie_otel._lifecycle as inst
 
     hanging = _Hanging()
     tp = TracerProvider(shutdown_on_exit=False)

@@ -58,7 +58,7 @@ API
 ``instrument(mcp=None, **options)``, ``uninstrument()``, ``__version__``; :class:`ScrubMatch` for scrub callbacks.
 """
 
-from omie_otel._instrument import instrument, uninstrument
+from omie_otel._lifecycle import instrument, uninstrument
 from omie_otel.redaction import ScrubMatch
 from omie_otel.version import __version__
 

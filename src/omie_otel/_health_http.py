@@ -128,7 +128,7 @@ class HealthListener:
 
 
 def start(state: State, mcp: Any) -> Callable[[], None]:
-    """Starter for ``omie_otel._instrument``: the checker, the gauge, the routes and the optional listener."""
+    """Starter for ``omie_otel._integrations``: the checker, the gauge, the routes and the optional listener."""
     from omie_otel._observable import observable
 
     opts = state.options

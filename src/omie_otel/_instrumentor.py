@@ -7,7 +7,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from omie_otel._instrument import instrument, uninstrument
+from omie_otel._lifecycle import instrument, uninstrument
 
 __all__ = ["OmieOtelInstrumentor"]
 

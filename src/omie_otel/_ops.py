@@ -192,7 +192,7 @@ def _remove_tool(server: Any, name: str) -> None:
 
 
 def start(state: State, mcp: Any) -> Callable[[], None] | None:
-    """Starter for ``omie_otel._instrument``: add the tools to every instrumented server, now and later."""
+    """Starter for ``omie_otel._integrations``: add the tools to every instrumented server, now and later."""
     if not state.options.ops_tools:
         return None
     added: list[tuple[weakref.ref[Any], str]] = []

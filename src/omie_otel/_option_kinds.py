@@ -207,7 +207,7 @@ def url_error(url: Any) -> str | None:
     return None
 
 
-def url(example: str) -> Kind[str | None]:
+def url(example: str) -> Kind[str]:
     """One http(s) URL."""
 
     def parse(value: Any, source: str) -> str:
@@ -257,7 +257,7 @@ def _percent(value: Any, source: str) -> float:
 PERCENT: Kind[float] = Kind(_percent, _percent, "float | None")
 
 
-def _port(value: Any, source: str) -> int | None:
+def _port(value: Any, source: str) -> int:
     """A TCP port for the loopback health listener; 0 picks a free one."""
     try:
         port = int(value) if not isinstance(value, bool) else -1
@@ -268,7 +268,7 @@ def _port(value: Any, source: str) -> int | None:
     return port
 
 
-PORT: Kind[int | None] = Kind(_port, _port, "int | None")
+PORT: Kind[int] = Kind(_port, _port, "int | None")
 
 
 def seconds(maximum: float, example: float) -> Kind[float]:

@@ -1,6 +1,6 @@
 """What one ``instrument()`` call set up, handed to each integration, and which one is in effect.
 
-Integrations (``_start_*`` in :mod:`omie_otel._instrument`, ``_health_http.start``, ``_ops.start``) receive the
+Integrations (``_start_*`` in :mod:`omie_otel._integrations`, ``_health_http.start``, ``_ops.start``) receive the
 :class:`State` as an argument and read what earlier integrations put in it; only code called from outside an
 ``instrument()`` call (``health.check()``, the ops tools) asks :func:`current_state`. This module imports no other
 module of the package at run time, so any module may import it without making a cycle (see CONTRIBUTING.md).
@@ -33,7 +33,7 @@ SCOPE = "omie_otel"
 class State:
     """One ``instrument()``: its options, providers and scrubber, and what each integration started.
 
-    The integrations run in the order of ``_instrument._INTEGRATIONS``; a field another integration fills is
+    The integrations run in the order of ``_integrations.INTEGRATIONS``; a field another integration fills is
     ``None`` until it ran (or when it is turned off or failed to start), and readers must allow for that.
     """
 
@@ -68,6 +68,6 @@ def current_state() -> State | None:
 
 
 def set_current_state(state: State | None) -> None:
-    """Called by :mod:`omie_otel._instrument` only, once every integration has started (or on ``uninstrument()``)."""
+    """Called by :mod:`omie_otel._lifecycle` only, once every integration has started (or on ``uninstrument()``)."""
     global _current
     _current = state

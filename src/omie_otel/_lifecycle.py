@@ -1,21 +1,21 @@
-"""Orchestration: providers, idempotency, patches, and the lazily imported integrations."""
+"""``instrument()`` / ``uninstrument()``: resolve the options, build or borrow the providers, put the scrubber in
+front, patch FastMCP (:mod:`omie_otel._fastmcp_patch`), start the integrations (:mod:`omie_otel._integrations`), and
+undo all of it, once, under one lock; plus the bounded flush at ``uninstrument()`` and at interpreter exit."""
 
 from __future__ import annotations
 
 import atexit
-import gc
-import importlib
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import metrics, trace
 
-from omie_otel import semconv as sc
 from omie_otel._config import KEYWORDS, resolve_options
+from omie_otel._fastmcp_patch import attach, patch_fastmcp
 from omie_otel._guard import internal_error
+from omie_otel._integrations import INTEGRATIONS
 from omie_otel._pipeline import (
     ScrubbingLogProcessor,
     ScrubbingSpanProcessor,
@@ -88,170 +88,6 @@ def _env_service_name() -> str | None:
     return os.environ.get("OTEL_SERVICE_NAME") or None
 
 
-def _fastmcp_class() -> Any:
-    try:
-        from fastmcp import FastMCP
-    except ImportError:
-        return None
-    return FastMCP
-
-
-def _wrap(state: State, owner: Any, name: str, wrapper: Any) -> None:
-    import wrapt
-
-    wrapt.wrap_function_wrapper(owner, name, wrapper)
-    state.patches.append((owner, name))
-
-
-def _attach(state: State, server: Any) -> None:
-    """Put our middleware first in one server's chain (once)."""
-    if server in state.servers:
-        return
-    chain = getattr(server, "middleware", None)
-    if not isinstance(chain, list):
-        _logger.warning("omie-otel: %r has no middleware list; this FastMCP version is not supported", server)
-        return
-    if state.middleware not in chain:
-        chain.insert(0, state.middleware)
-    state.servers.add(server)
-    for hook in list(state.attach_hooks):
-        try:
-            hook(server)
-        except Exception as exc:  # noqa: BLE001 - an extra (routes, tools) must not stop the instrumentation
-            internal_error(f"attaching {getattr(hook, '__name__', hook)}", exc)
-
-
-def _patch_fastmcp(state: State) -> None:
-    FastMCP = _fastmcp_class()
-    if FastMCP is None:
-        return
-    from omie_otel._mcp import JoiningTracer, transport_scope
-
-    tracer_provider = state.providers.tracer_provider
-    fastmcp_tracer = JoiningTracer(tracer_provider.get_tracer("fastmcp"))
-
-    fst: Any
-    try:
-        import fastmcp.server.telemetry as fst
-    except ImportError:  # FastMCP 2.x: no native spans
-        fst = None
-    if fst is not None and hasattr(fst, "get_tracer"):
-        native_enabled = getattr(importlib.import_module("fastmcp.telemetry"), "native_spans_enabled", None)
-
-        def get_tracer(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            st = current_state()
-            if st is None or st.telemetry is None or not st.telemetry.enabled:
-                return wrapped(*args, **kwargs)
-            if native_enabled is not None and not native_enabled():
-                return wrapped(*args, **kwargs)
-            return fastmcp_tracer
-
-        _wrap(state, fst, "get_tracer", get_tracer)
-
-    def runner(transport: str) -> Any:
-        async def run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            with transport_scope(transport):
-                return await wrapped(*args, **kwargs)
-
-        return run
-
-    _wrap(state, FastMCP, "run_stdio_async", runner(sc.TRANSPORT_PIPE))
-    _wrap(state, FastMCP, "run_http_async", runner(sc.TRANSPORT_TCP))
-
-    if state.all_servers:
-
-        def init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            result = wrapped(*args, **kwargs)
-            st = current_state()
-            if st is not None:
-                try:
-                    _attach(st, instance)
-                except Exception as exc:  # noqa: BLE001
-                    internal_error("FastMCP.__init__ hook", exc)
-            return result
-
-        _wrap(state, FastMCP, "__init__", init)
-        for obj in gc.get_objects():
-            if isinstance(obj, FastMCP):
-                _attach(state, obj)
-
-    _patch_sessions(state)
-
-
-def _patch_sessions(state: State) -> None:
-    """Time each MCP session: stdio and in-memory sessions are one low-level ``Server.run`` call; with mcp >= 2 a
-    streamable-HTTP session is one ``serve_loop`` call in the session manager (it ends on the client's ``DELETE``,
-    the idle timeout, a crash or server shutdown)."""
-    Server: Any
-    try:
-        from fastmcp.server.low_level import LowLevelServer as Server  # FastMCP 2.x/3.x override run()
-    except ImportError:  # pragma: no cover
-        return
-    if "run" not in Server.__dict__:  # FastMCP 4 inherits the SDK's run(); patch it once, where it is defined
-        from mcp.server.lowlevel.server import Server
-    _wrap(state, Server, "run", _timed_session(None))
-    try:
-        import mcp.server.streamable_http_manager as manager
-    except ImportError:  # pragma: no cover - mcp without streamable HTTP
-        return
-    if hasattr(manager, "serve_loop"):  # mcp >= 2; mcp 1.x HTTP sessions go through Server.run
-        _wrap(state, manager, "serve_loop", _timed_session(sc.TRANSPORT_TCP))
-    if _has_loop_connections():
-        from mcp.server.connection import Connection
-
-        from omie_otel._mcp import note_session_connection
-
-        def for_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            connection = wrapped(*args, **kwargs)
-            note_session_connection(connection)
-            return connection
-
-        _wrap(state, Connection, "for_loop", for_loop)
-
-
-def _has_loop_connections() -> bool:
-    try:
-        from mcp.server.connection import Connection
-    except ImportError:  # mcp 1.x: no Connection, every Server.run is a session
-        return False
-    return hasattr(Connection, "for_loop")
-
-
-def _timed_session(transport: str | None) -> Any:
-    from omie_otel._mcp import _sessionless, current_transport, session_scope
-
-    async def run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        start = time.perf_counter()
-        error: str | None = None
-        with session_scope() as facts:
-            try:
-                return await wrapped(*args, **kwargs)
-            except BaseException as exc:
-                error = type(exc).__qualname__
-                raise
-            finally:
-                st = current_state()
-                connection = facts.get("connection")
-                version = getattr(connection, "protocol_version", None) or facts.get(sc.MCP_PROTOCOL_VERSION)
-                # A 2026-07-28 connection has no MCP session: nothing to time (mcp >= 2 opens a loop-mode
-                # Connection only for a handshake-era session).
-                sessionless = _sessionless(version) or (_has_loop_connections() and connection is None)
-                if st is not None and st.telemetry is not None and st.telemetry.enabled and not sessionless:
-                    attrs: dict[str, Any] = {}
-                    network = transport or current_transport()
-                    if network:
-                        attrs[sc.NETWORK_TRANSPORT] = network
-                        if network == sc.TRANSPORT_TCP:
-                            attrs[sc.NETWORK_PROTOCOL_NAME] = "http"
-                    if version is not None:
-                        attrs[sc.MCP_PROTOCOL_VERSION] = st.telemetry.bounded_version(version)
-                    if error and error not in ("CancelledError", "GeneratorExit"):
-                        attrs[sc.ERROR_TYPE] = error
-                    st.telemetry.session_duration.record(time.perf_counter() - start, attrs)
-
-    return run
-
-
 def instrument(
     mcp: Any = None,
     *,
@@ -295,7 +131,7 @@ def instrument(
         active = current_state()
         if active is not None:
             if mcp is not None and mcp not in active.servers:
-                _attach(active, mcp)
+                attach(active, mcp)
                 return
             if not _warned_twice:
                 _warned_twice = True
@@ -349,10 +185,10 @@ def _start(state: State, mcp: Any) -> None:
     meter = p.meter_provider.get_meter(SCOPE, __version__)
     state.telemetry = McpTelemetry(tracer, meter, state.options, state.scrubber)
     state.middleware = McpTelemetryMiddleware(state.telemetry)
-    _patch_fastmcp(state)
+    patch_fastmcp(state)
     if mcp is not None:
-        _attach(state, mcp)
-    for starter in _INTEGRATIONS:
+        attach(state, mcp)
+    for starter in INTEGRATIONS:
         try:
             closer = starter(state, mcp)
         except Exception as exc:  # noqa: BLE001 - one integration failing must not take the others down
@@ -360,93 +196,6 @@ def _start(state: State, mcp: Any) -> None:
             continue
         if closer is not None:
             state.closers.append(closer)
-
-
-def _start_omie(state: State, mcp: Any) -> Any:
-    """Omie CLIENT spans and metrics on every httpx client, created before or after this call."""
-    import httpx
-
-    from omie_otel._omie_httpx import OmieHttpxInstrumentation, make_wrappers
-
-    p = state.providers
-    instr = OmieHttpxInstrumentation(
-        state.options.omie_urls,
-        p.tracer_provider.get_tracer(SCOPE, __version__),
-        p.meter_provider.get_meter(SCOPE, __version__),
-        state.scrubber,
-    )
-    send, async_send = make_wrappers(instr)
-    _wrap(state, httpx.Client, "send", send)
-    _wrap(state, httpx.AsyncClient, "send", async_send)
-    state.omie = instr
-
-    def close() -> None:
-        instr.enabled = False
-
-    return close
-
-
-def _start_host_metrics(state: State, mcp: Any) -> Any:
-    """psutil host and process gauges (``host_metrics=False`` turns them off)."""
-    if not state.options.host_metrics:
-        return None
-    from omie_otel.host_metrics import HostMetrics
-
-    hm = HostMetrics(
-        state.providers.meter_provider,
-        exclude=state.options.host_metrics_exclude,
-        per_cpu=state.options.host_metrics_per_cpu,
-    )
-    hm.start()
-    state.host_metrics = hm
-    return hm.stop
-
-
-def _start_logs(state: State, mcp: Any) -> Any:
-    """stdlib logging → OpenTelemetry logs, with trace correlation (``logs=False`` turns it off)."""
-    if not state.options.logs:
-        return None
-    from omie_otel.logs import LogBridge
-
-    bridge = LogBridge(
-        state.providers.logger_provider, state.options.log_level, state.scrubber, fmt=state.options.log_format
-    )
-    bridge.start()
-    return bridge.stop
-
-
-def _start_self_telemetry(state: State, mcp: Any) -> Any:
-    """Export failures, drops, queue sizes and internal errors as metrics, and a warning when telemetry is lost."""
-    from omie_otel._selftelemetry import SelfTelemetry
-
-    st = SelfTelemetry(state.providers.meter_provider.get_meter(SCOPE, __version__), state.providers)
-    st.start()
-    state.self_telemetry = st
-    return st.stop
-
-
-def _start_health(state: State, mcp: Any) -> Any:
-    """Readiness checks, the ``omie_otel.health.status`` gauge, ``/health/*`` routes, the optional listener."""
-    from omie_otel._health_http import start
-
-    return start(state, mcp)
-
-
-def _start_ops_tools(state: State, mcp: Any) -> Any:
-    """``ops_tools=True``: read-only MCP tools ``get_system_metrics``, ``health_check``, ``get_active_alerts``."""
-    from omie_otel._ops import start
-
-    return start(state, mcp)
-
-
-_INTEGRATIONS: list[Any] = [
-    _start_omie,
-    _start_host_metrics,
-    _start_logs,
-    _start_self_telemetry,
-    _start_health,
-    _start_ops_tools,
-]
 
 
 def _stop(state: State) -> None:
