@@ -610,9 +610,10 @@ def test_bad_per_cpu_environment_value_warns_naming_variable_value_and_accepted_
         started(reader)
     (message,) = [r.getMessage() for r in caplog.records if "OMIE_OTEL_HOST_METRICS_PER_CPU" in r.getMessage()]
     assert "'maybe'" in message and "true" in message and "false" in message
-    fake.per_cpu = [cpu(user=9, idle=11), cpu(user=1, system=1, idle=18)]
+    fake.cpu = cpu(user=40, system=15, idle=130, iowait=15, guest=4)
     points = collect(reader)[semconv.SYSTEM_CPU_UTILIZATION]
-    assert points and all(semconv.CPU_LOGICAL_NUMBER not in a for a, _ in points)
+    assert all(semconv.CPU_LOGICAL_NUMBER not in a for a, _ in points)  # the default: one aggregate series
+    assert busy(points) == pytest.approx(0.4)
 
 
 # --- lifecycle --------------------------------------------------------------------------------------------------------

@@ -149,7 +149,7 @@ OPTIONS: tuple[Option, ...] = _table()
 #: The options that are keywords of :func:`omie_otel.instrument`.
 KEYWORDS: tuple[Option, ...] = tuple(o for o in OPTIONS if o.keyword is not None)
 _BY_NAME = {o.name: o for o in OPTIONS}
-_BY_KEYWORD = {o.keyword: o for o in KEYWORDS}
+_BY_KEYWORD = {o.keyword: o for o in KEYWORDS if o.keyword is not None}
 
 #: Our test-suite's switch (``_guard``): re-raise internal errors. Not an option of ``instrument()``.
 RAISE_INTERNAL_ERRORS = Option(

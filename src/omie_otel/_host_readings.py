@@ -57,7 +57,10 @@ def cpu_modes(times: Any) -> list[float]:
     Linux counts guest time inside user and nice, so ``guest`` is not a mode of its own; ``interrupt`` is
     irq + softirq. The modes sum to :func:`_cpu_busy_total`'s total.
     """
-    get = lambda field: float(getattr(times, field, 0.0))  # noqa: E731 - platforms differ in fields
+
+    def get(field: str) -> float:  # platforms differ in fields
+        return float(getattr(times, field, 0.0))
+
     return [
         get("user"),
         get("nice"),

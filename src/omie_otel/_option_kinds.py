@@ -99,7 +99,7 @@ def option(
 ) -> T:
     """A field of :class:`omie_otel._config.Options` that is an :class:`Option` (``keyword=""``: the field name)."""
     spec = {"env": env, "kind": kind, "doc": doc, "keyword": keyword, "shown": shown}
-    return cast(T, field(default=default, metadata={"option": spec}))
+    return field(default=default, metadata={"option": spec})
 
 
 def shown_default(default: Any) -> str:
@@ -222,10 +222,9 @@ def choice(what: str, choices: tuple[str, ...]) -> Kind[str]:
     """One of a few words, any case (``what`` names the thing: "a log format")."""
 
     def parse(value: Any, source: str) -> str:
-        word = value.strip().lower() if isinstance(value, str) else None
-        if word not in choices:
+        if not isinstance(value, str) or value.strip().lower() not in choices:
             raise ValueError(f"{source}={value!r} is not {what}; use {' or '.join(map(repr, choices))}")
-        return cast(str, word)
+        return value.strip().lower()
 
     return Kind(parse, parse, "str | None")
 

@@ -186,7 +186,7 @@ class LogBridge:
             root.removeHandler(self.console)
             self.console = None
         for h, old in self._old_formatters:
-            h.setFormatter(old)  # type: ignore[arg-type]
+            h.setFormatter(old)
         self._old_formatters.clear()
         if self._last_resort is not None:
             root.removeHandler(self._last_resort)
