@@ -38,7 +38,7 @@ from omie_otel.simulator._catalog import SERVICES, Method, find_method
 from omie_otel.simulator._config import SimulatorConfig
 from omie_otel.simulator._data import ENTITIES, Record
 from omie_otel.simulator._docs import index_page, service_page
-from omie_otel.simulator._faults import FAULT_KINDS, OmieFault
+from omie_otel.simulator._faults import FAULT_KINDS, SimulatedFault
 from omie_otel.simulator._limits import Clock, InFlight, MisuseGuard, RedundancyGuard, SlidingWindow
 from omie_otel.simulator._seed import generate
 
@@ -374,7 +374,7 @@ class OmieSimulator:
     def _not_found(self) -> _Response:
         return _Response(404, _NOT_FOUND_BODY, self._base_headers("application/json; encoding=UTF-8"))
 
-    def _answer(self, call: _Call, status: int, body: object, fault: OmieFault | None = None) -> _Response:
+    def _answer(self, call: _Call, status: int, body: object, fault: SimulatedFault | None = None) -> _Response:
         """An API answer with Omie's headers, counted in :attr:`stats`."""
         used = self._ip_window.count(call.ip)
         limit = self._concurrency_limit(call)
@@ -396,7 +396,7 @@ class OmieSimulator:
                 self._faults[fault.kind] += 1
         return _Response(status, _json(body), headers)
 
-    def _fault(self, call: _Call, fault: OmieFault) -> _Response:
+    def _fault(self, call: _Call, fault: SimulatedFault) -> _Response:
         return self._answer(call, fault.status, fault.body, fault)
 
     # --- the API pipeline ---------------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ class OmieSimulator:
         call = _Call(request.client_ip, "", service, "", None, {})
         try:
             call.body = _parse_body(request.body)
-        except OmieFault as fault:
+        except SimulatedFault as fault:
             self._count_request("")
             return self._fault(call, fault)
         name = call.body.get("call")
@@ -418,7 +418,7 @@ class OmieSimulator:
         self._count_request(call.name)
         try:
             call.method = find_method(service, call.name)
-        except OmieFault as fault:
+        except SimulatedFault as fault:
             return self._fault(call, fault)
         forced = forced or self._take_injection(call.name)
         if forced:
@@ -445,7 +445,7 @@ class OmieSimulator:
                     return injection.kind
         return ""
 
-    def _admit(self, call: _Call) -> OmieFault | None:
+    def _admit(self, call: _Call) -> SimulatedFault | None:
         """Misuse block, rate limits, credentials, concurrency: the checks that answer before any work."""
         config = self._config
         blocked = self._misuse.blocked_for(call.key)
@@ -476,7 +476,7 @@ class OmieSimulator:
         assert call.method is not None
         method = call.method
         redundancy_key = (call.app_key, call.service, call.name, json.dumps(call.body.get("param"), sort_keys=True))
-        fault: OmieFault | None = None
+        fault: SimulatedFault | None = None
         with self._in_flight.hold(call.key) as in_flight:
             call.in_flight = in_flight
             try:
@@ -491,7 +491,7 @@ class OmieSimulator:
                     response = self._answer(call, 200, body)
                 if method.is_query:
                     self._redundancy.record(redundancy_key)
-            except OmieFault as raised:
+            except SimulatedFault as raised:
                 fault = raised
                 response = self._fault(call, fault)
         self._misuse.record(call.key, error=fault is not None and fault.kind != "no_records")
@@ -508,7 +508,7 @@ class OmieSimulator:
         if config.fault_rate and config.fault_kinds and rng.random() < config.fault_rate:
             raise self._make_fault(rng.choice(config.fault_kinds), call)
 
-    def _make_fault(self, kind: str, call: _Call) -> OmieFault:
+    def _make_fault(self, kind: str, call: _Call) -> SimulatedFault:
         """A realistic fault of ``kind`` for ``call`` (forced or random ones)."""
         config = self._config
         if kind == "no_records":
@@ -533,7 +533,7 @@ class OmieSimulator:
         return _faults.server_error()
 
     @staticmethod
-    def _not_found_fault(call: _Call) -> OmieFault:
+    def _not_found_fault(call: _Call) -> SimulatedFault:
         handler = call.method.handler if call.method else None
         table = getattr(handler, "table", None) or getattr(handler, "source", None)
         entity = ENTITIES.get(table) if isinstance(table, str) else None
