@@ -16,7 +16,7 @@ from opentelemetry import metrics, trace
 from omie_otel import semconv as sc
 from omie_otel._config import resolve_options
 from omie_otel._guard import internal_error
-from omie_otel._pipeline import (
+from omie_otel._scrub_processors import (
     ScrubbingLogProcessor,
     ScrubbingSpanProcessor,
     install_log_scrubber,

@@ -400,7 +400,7 @@ class HealthChecker:
     # --- telemetry_export --------------------------------------------------------------------------------------------
 
     def _check_telemetry(self) -> tuple[CheckStatus, str]:
-        from omie_otel._pipeline import export_stats
+        from omie_otel._export_counting import export_stats
         from omie_otel._selftelemetry import drops
 
         window_ns = int(self._window * 1e9)
