@@ -183,7 +183,7 @@ class HealthChecker:
     """Computes :class:`HealthReport` for one ``instrument()``: passive Omie evidence, probe cache, thresholds.
 
     Args:
-        recent: The Omie instrumentation's :class:`~omie_otel._omie_httpx.RecentOmieOutcomes` (``None``: no Omie
+        recent: The Omie instrumentation's :class:`~omie_otel._omie_recent.RecentOmieOutcomes` (``None``: no Omie
             instrumentation, the Omie check is ``unknown``).
         omie_url: Omie URL prefix the probe is sent to.
         omie_probe: Allow the active probe.
