@@ -28,7 +28,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from omie_otel import _pipeline
+from omie_otel import _scrub_processors
 from omie_otel.redaction import Scrubber
 
 TOOL = {
@@ -74,14 +74,14 @@ def _tracer(scrub: bool) -> Any:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(_Discard()))
     if scrub:
-        _pipeline.install_span_scrubber(provider, _pipeline.ScrubbingSpanProcessor(Scrubber()))
+        _scrub_processors.install_span_scrubber(provider, _scrub_processors.ScrubbingSpanProcessor(Scrubber()))
     return provider.get_tracer("bench")
 
 
 def _logger(scrub: bool) -> Any:
     provider = LoggerProvider()
     if scrub:
-        _pipeline.install_log_scrubber(provider, _pipeline.ScrubbingLogProcessor(Scrubber()))
+        _scrub_processors.install_log_scrubber(provider, _scrub_processors.ScrubbingLogProcessor(Scrubber()))
     return provider.get_logger("bench")
 
 

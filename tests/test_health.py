@@ -28,8 +28,8 @@ from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 import omie_otel
 from omie_otel import health
 from omie_otel import semconv as sc
-from omie_otel._omie_httpx import RecentOmieOutcomes
-from omie_otel._pipeline import export_stats
+from omie_otel._export_counting import export_stats
+from omie_otel._omie_recent import RecentOmieOutcomes
 from omie_otel._selftelemetry import drops
 from omie_otel.health import ContainerMemory, HealthChecker, container_memory
 from omie_otel.omie import OmieFault

@@ -232,7 +232,7 @@ async def test_operation_duration_histogram_buckets_and_low_cardinality(telemetr
 
 
 def test_protocol_version_on_metrics_is_bounded() -> None:
-    from omie_otel._mcp import McpTelemetry
+    from omie_otel._mcp_middleware import McpTelemetry
 
     t = McpTelemetry.__new__(McpTelemetry)
     t._versions = set()
@@ -323,7 +323,7 @@ async def test_client_trace_continues_into_server_span_from_meta(telemetry: Any)
 
 async def test_meta_parent_wins_over_ambient_context_and_is_linked(telemetry: Any) -> None:
     """The semconv rule: _meta is the parent; a different ambient (HTTP) context becomes a link."""
-    from omie_otel._mcp import _parent_and_links
+    from omie_otel._mcp_request_facts import parent_and_links as _parent_and_links
 
     tracer = trace.get_tracer("test")
     with tracer.start_as_current_span("meta-origin") as origin:
@@ -442,7 +442,7 @@ async def test_broken_scrub_callback_never_breaks_the_tool(telemetry: Any, monke
 
 async def test_internal_error_in_middleware_is_swallowed(telemetry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMIE_OTEL_RAISE_INTERNAL_ERRORS")
-    from omie_otel import _mcp
+    from omie_otel import _mcp_middleware as _mcp
 
     def explode(*a: Any, **k: Any) -> Any:
         raise RuntimeError("our bug")
@@ -458,7 +458,7 @@ async def test_session_that_ends_in_error_records_error_type(telemetry: Any) -> 
     from types import SimpleNamespace
 
     from omie_otel._fastmcp_patch import _timed_session
-    from omie_otel._mcp import note_session_connection
+    from omie_otel._mcp_context import note_session_connection
 
     omie_otel.instrument(make_server(), meter_provider=telemetry.meter_provider)
 

@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from omie_otel._pipeline import ScrubbingSpanProcessor, install_span_scrubber
+from omie_otel._scrub_processors import ScrubbingSpanProcessor, install_span_scrubber
 from omie_otel.redaction import Scrubber, register_secret
 
 _FUZZ = int(os.environ.get("OMIE_OTEL_FUZZ", "0") or 0)

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 import omie_otel
 from omie_otel import semconv as sc
-from omie_otel._pipeline import CountingSpanExporter, export_stats
+from omie_otel._export_counting import CountingSpanExporter, export_stats
 from omie_otel._selftelemetry import SelfTelemetry, drops
 from omie_otel._setup import Providers
 from tests.helpers.otlp_sink import otlp_sink
@@ -228,7 +228,7 @@ def test_log_exporter_answering_with_the_other_success_enum_is_not_a_failure() -
     """SDK 1.45's OTLP log exporter returns LogRecordExportResult, not LogExportResult: both mean success."""
     from opentelemetry.sdk._logs import export as log_export
 
-    from omie_otel._pipeline import CountingLogExporter, export_stats
+    from omie_otel._export_counting import CountingLogExporter, export_stats
 
     enum = getattr(log_export, "LogRecordExportResult", log_export.LogExportResult)
 

@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
 from omie_otel import semconv as sc
-from omie_otel._pipeline import CountingSpanExporter
+from omie_otel._export_counting import CountingSpanExporter
 from omie_otel._selftelemetry import drops
 from omie_otel._setup import Providers
 from omie_otel._shutdown import flush, run_bounded, shutdown_at_exit

@@ -62,7 +62,7 @@ def patch_fastmcp(state: State) -> None:
     FastMCP = _fastmcp_class()
     if FastMCP is None:
         return
-    from omie_otel._mcp import JoiningTracer, transport_scope
+    from omie_otel._mcp_context import JoiningTracer, transport_scope
 
     tracer_provider = state.providers.tracer_provider
     fastmcp_tracer = JoiningTracer(tracer_provider.get_tracer("fastmcp"))
@@ -136,7 +136,7 @@ def _patch_sessions(state: State) -> None:
     if _has_loop_connections():
         from mcp.server.connection import Connection
 
-        from omie_otel._mcp import note_session_connection
+        from omie_otel._mcp_context import note_session_connection
 
         def for_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             connection = wrapped(*args, **kwargs)
@@ -155,7 +155,8 @@ def _has_loop_connections() -> bool:
 
 
 def _timed_session(transport: str | None) -> Any:
-    from omie_otel._mcp import _sessionless, current_transport, session_scope
+    from omie_otel._mcp_context import current_transport, session_scope
+    from omie_otel._mcp_context import sessionless as _sessionless
 
     async def run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         start = time.perf_counter()

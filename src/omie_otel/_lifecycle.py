@@ -16,7 +16,7 @@ from omie_otel._config import KEYWORDS, resolve_options
 from omie_otel._fastmcp_patch import attach, patch_fastmcp
 from omie_otel._guard import internal_error
 from omie_otel._integrations import INTEGRATIONS
-from omie_otel._pipeline import (
+from omie_otel._scrub_processors import (
     ScrubbingLogProcessor,
     ScrubbingSpanProcessor,
     install_log_scrubber,
@@ -166,7 +166,7 @@ def instrument(
 
 
 def _start(state: State, mcp: Any) -> None:
-    from omie_otel._mcp import McpTelemetry, McpTelemetryMiddleware
+    from omie_otel._mcp_middleware import McpTelemetry, McpTelemetryMiddleware
 
     p = state.providers
     state.span_scrubber = ScrubbingSpanProcessor(state.scrubber)

@@ -12,8 +12,8 @@ Metrics (on the ``omie_otel`` meter; all read process-wide totals at each collec
       (:func:`omie_otel._guard.internal_error_count`).
 
 Where the numbers come from:
-    * Failures: the counting exporters of :mod:`omie_otel._pipeline`. When omie-otel configured the SDK itself they
-      are already in place; when the application brought its own SDK (``opentelemetry-instrument``, or providers
+    * Failures: the counting exporters of :mod:`omie_otel._export_counting`. When omie-otel configured the SDK itself
+      they are already in place; when the application brought its own SDK (``opentelemetry-instrument``, or providers
       passed to ``instrument()``), the exporters of the SDK's own Batch/Simple span and log processors and of
       ``PeriodicExportingMetricReader`` are wrapped in them while instrumented, and put back by ``uninstrument()``.
       Custom processors and readers are left alone (their failures are not counted).
@@ -40,9 +40,9 @@ from typing import Any
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from omie_otel import semconv as sc
+from omie_otel._export_counting import CountingLogExporter, CountingMetricExporter, CountingSpanExporter, export_stats
 from omie_otel._guard import internal_error, internal_error_count
 from omie_otel._observable import observable
-from omie_otel._pipeline import CountingLogExporter, CountingMetricExporter, CountingSpanExporter, export_stats
 
 __all__ = ["DropCounts", "SelfTelemetry", "drops"]
 

@@ -6,7 +6,7 @@ read their own ``OTEL_EXPORTER_OTLP_*`` variables (endpoint, per-signal endpoint
 ``none``, comma lists; see :func:`_exporter_names`); the metric reader reads ``OTEL_METRIC_EXPORT_INTERVAL``; the tracer provider
 reads ``OTEL_TRACES_SAMPLER``; :class:`~opentelemetry.sdk.resources.Resource` reads ``OTEL_SERVICE_NAME`` and
 ``OTEL_RESOURCE_ATTRIBUTES``. Every exporter is wrapped so failed exports are counted in
-:data:`omie_otel._pipeline.export_stats` — a dead collector is visible, never silent, and never blocks a request
+:data:`omie_otel._export_counting.export_stats` — a dead collector is visible, never silent, and never blocks a request
 (spans, points and records are queued and sent from background threads).
 """
 
@@ -25,8 +25,8 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from omie_otel._export_counting import CountingLogExporter, CountingMetricExporter, CountingSpanExporter
 from omie_otel._otel_env import OtelEnv
-from omie_otel._pipeline import CountingLogExporter, CountingMetricExporter, CountingSpanExporter
 
 __all__ = ["Providers", "configure_from_env", "sdk_disabled", "is_sdk_provider"]
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from omie_otel import semconv as sc
-from omie_otel._pipeline import export_stats
+from omie_otel._export_counting import export_stats
 
 __all__ = ["flush", "shutdown_at_exit", "run_bounded"]
 

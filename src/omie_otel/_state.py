@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from omie_otel._config import Options
     from omie_otel._health_http import HealthListener
-    from omie_otel._mcp import McpTelemetry, McpTelemetryMiddleware
+    from omie_otel._mcp_middleware import McpTelemetry, McpTelemetryMiddleware
     from omie_otel._omie_httpx import OmieHttpxInstrumentation
-    from omie_otel._pipeline import ScrubbingLogProcessor, ScrubbingSpanProcessor
+    from omie_otel._scrub_processors import ScrubbingLogProcessor, ScrubbingSpanProcessor
     from omie_otel._selftelemetry import SelfTelemetry
     from omie_otel._setup import Providers
     from omie_otel.health import HealthChecker

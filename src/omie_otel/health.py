@@ -80,8 +80,9 @@ from omie_otel import semconv as sc
 from omie_otel._cgroup import CGROUP_ROOT, ContainerMemory, container_memory
 from omie_otel._config import DEFAULT_DISK_THRESHOLD, DEFAULT_MEMORY_THRESHOLD, DEFAULT_OMIE_URL
 from omie_otel._guard import internal_error
+from omie_otel._health_omie import judge, send_probe
+from omie_otel._health_resources import ago, check_disk, check_memory, check_telemetry_export
 from omie_otel._state import current_state
-from omie_otel.omie import THROTTLED_KINDS, UNREACHABLE_KINDS, classify_response
 from omie_otel.version import __version__
 
 __all__ = [
@@ -105,10 +106,8 @@ LIVE_PATH = "/health/live"
 READY_PATH = "/health/ready"
 
 _STARTED = time.monotonic()
-_UNREACHABLE_FAIL_AFTER = 3
 _MIN_PROBE_TTL = 65.0
 _MAX_PROBE_BACKOFF = 1800.0
-_QUEUE_FULL_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -180,31 +179,11 @@ def overall(checks: tuple[CheckResult, ...], checked_at: str) -> HealthReport:
     return HealthReport(status, status != "fail", checks, checked_at)
 
 
-def _probe_url(prefix: str) -> str:
-    """Where ``ListarCategorias`` lives under an Omie URL prefix (``.../api/`` or ``.../api/v1/``)."""
-    base = prefix if prefix.endswith("/") else prefix + "/"
-    return base + ("geral/categorias/" if base.endswith("/v1/") else "v1/geral/categorias/")
-
-
-def _ago(seconds: float) -> str:
-    return f"{seconds:.0f} s ago"
-
-
-def _binary_size(size: float) -> str:
-    """``536870912`` -> ``512 MiB``, ``1610612736`` -> ``1.5 GiB``."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    index = 0
-    while size >= 1024 and index < len(units) - 1:
-        size /= 1024
-        index += 1
-    return f"{f'{size:.1f}'.rstrip('0').rstrip('.')} {units[index]}"
-
-
 class HealthChecker:
     """Computes :class:`HealthReport` for one ``instrument()``: passive Omie evidence, probe cache, thresholds.
 
     Args:
-        recent: The Omie instrumentation's :class:`~omie_otel._omie_httpx.RecentOmieOutcomes` (``None``: no Omie
+        recent: The Omie instrumentation's :class:`~omie_otel._omie_recent.RecentOmieOutcomes` (``None``: no Omie
             instrumentation, the Omie check is ``unknown``).
         omie_url: Omie URL prefix the probe is sent to.
         omie_probe: Allow the active probe.
@@ -287,9 +266,9 @@ class HealthChecker:
                 self._timed(name, fn)
                 for name, fn in (
                     ("omie_api", self._check_omie),
-                    ("telemetry_export", self._check_telemetry),
-                    ("memory", self._check_memory),
-                    ("disk", self._check_disk),
+                    ("telemetry_export", lambda: check_telemetry_export(self._window, self._queues)),
+                    ("memory", lambda: check_memory(self.cgroup_root, self.memory_threshold)),
+                    ("disk", lambda: check_disk(self.disk_threshold)),
                 )
             )
             report = overall(checks, datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -322,7 +301,7 @@ class HealthChecker:
                 )
             if last is not None and now - last[2] <= self._window:
                 kind, call, at = last
-                return self._judge(kind, in_a_row, f"last Omie answer ({call}) {_ago(now - at)}")
+                return judge(kind, in_a_row, f"last Omie answer ({call}) {ago(now - at)}")
         if self._probe is not None and now < self._probe[0]:
             return self._probe[1], self._probe[2]
         if not self.omie_probe:
@@ -339,117 +318,21 @@ class HealthChecker:
         key, secret = credentials
         return self._send_probe(key, secret, now)
 
-    @staticmethod
-    def _judge(kind: str, in_a_row: int, where: str) -> tuple[CheckStatus, str]:
-        if kind == "auth":
-            return "fail", f"{where}: Omie refused the app key/secret (auth)"
-        if kind in UNREACHABLE_KINDS:
-            status: CheckStatus = "fail" if in_a_row >= _UNREACHABLE_FAIL_AFTER else "degraded"
-            return status, f"{where}: {kind}, {in_a_row} in a row"
-        if kind in THROTTLED_KINDS:
-            return "degraded", f"{where}: Omie is throttling ({kind})"
-        if kind == "misuse_blocked":
-            return "degraded", f"{where}: a 425 block has ended; no answer since"
-        return "ok", f"{where}: {kind}"
-
     def _send_probe(self, key: str, secret: str, now: float) -> tuple[CheckStatus, str]:
-        import httpx
-
-        body = {
-            "call": "ListarCategorias",
-            "app_key": key,
-            "app_secret": secret,
-            # Never the parameters of the previous probe: Omie's REDUNDANT rule is the same call *and* parameters.
-            "param": [{"pagina": 1, "registros_por_pagina": self._probe_rows}],
-        }
-        self._probe_rows = self._probe_rows % 9 + 1
+        rows = self._probe_rows
+        self._probe_rows = rows % 9 + 1  # registros_por_pagina: never the previous probe's parameters
         self.probes_sent += 1
-        start = time.perf_counter()
-        fault = None
-        try:
-            with httpx.Client(timeout=self._probe_timeout) as client:
-                response = client.post(_probe_url(self.omie_url), json=body)
-        except httpx.HTTPError:
-            kind = "transport"
-        else:
-            fault = classify_response(response.status_code, response.content, response.headers)
-            kind = "ok" if fault is None else fault.kind
-        took = (time.perf_counter() - start) * 1000
-        where = f"probe ListarCategorias answered in {took:.0f} ms"
-        if kind == "transport":
-            status: CheckStatus = "fail"
-            detail = f"probe ListarCategorias could not reach Omie within {self._probe_timeout:.0f} s"
-        elif kind == "misuse_blocked":
-            wait = fault.retry_after if fault is not None and fault.retry_after else None
-            status, detail = "fail", "probe: Omie blocked this app key (HTTP 425 MISUSE_API_PROCESS)" + (
-                f"; the block ends in {wait:.0f} s" if wait else ""
-            )
-        else:
-            status, detail = self._judge(kind, _UNREACHABLE_FAIL_AFTER, where)
+        status, detail, fault = send_probe(self.omie_url, key, secret, rows, self._probe_timeout)
         if status == "ok":
             self._probe_failures = 0
             ttl = self._probe_ttl
         else:
             self._probe_failures += 1
             ttl = min(self._probe_ttl * 2 ** (self._probe_failures - 1), _MAX_PROBE_BACKOFF)
-            if kind == "misuse_blocked" and fault is not None and fault.retry_after:
+            if fault is not None and fault.kind == "misuse_blocked" and fault.retry_after:
                 ttl = max(ttl, fault.retry_after)
         self._probe = (now + ttl, status, detail)
         return status, detail
-
-    # --- telemetry_export --------------------------------------------------------------------------------------------
-
-    def _check_telemetry(self) -> tuple[CheckStatus, str]:
-        from omie_otel._pipeline import export_stats
-        from omie_otel._selftelemetry import drops
-
-        window_ns = int(self._window * 1e9)
-        now_ns = time.time_ns()
-        problems = []
-        for signal, at in sorted(dict(export_stats.last_failure_ns).items()):
-            if now_ns - at <= window_ns:
-                problems.append(
-                    f"{signal} export failed {_ago((now_ns - at) / 1e9)} "
-                    f"({export_stats.failed.get(signal, 0)} items failed since start)"
-                )
-        dropped = drops.by_signal()
-        for signal, at in sorted(dict(drops.last_drop_ns).items()):
-            if now_ns - at <= window_ns:
-                problems.append(f"{signal} items dropped {_ago((now_ns - at) / 1e9)} ({dropped.get(signal, 0)} since start)")
-        for signal, (size, capacity) in sorted((self._queues() if self._queues else {}).items()):
-            if capacity and size >= _QUEUE_FULL_SHARE * capacity:
-                problems.append(f"{signal} queue {size}/{capacity} full")
-        if problems:
-            return "degraded", "; ".join(problems)
-        return "ok", f"no export failure or drop in the last {self._window:.0f} s"
-
-    # --- memory / disk -----------------------------------------------------------------------------------------------
-
-    def _check_memory(self) -> tuple[CheckStatus, str]:
-        import psutil
-
-        host = psutil.virtual_memory()
-        container = container_memory(self.cgroup_root, host_total=host.total)
-        if container is not None:
-            where, used, total, percent = "container", container.used, container.limit, container.percent
-        else:  # psutil's percent counts what is not available, so the bytes shown do too
-            where, used, total, percent = "host", host.total - host.available, host.total, float(host.percent)
-        status, judged = self._threshold(percent, self.memory_threshold)
-        return status, f"{where}: {_binary_size(used)} of {_binary_size(total)} in use ({percent:.1f} %), {judged}"
-
-    def _check_disk(self) -> tuple[CheckStatus, str]:
-        import psutil
-
-        root = os.path.abspath(os.sep)
-        used = float(psutil.disk_usage(root).percent)
-        status, judged = self._threshold(used, self.disk_threshold)
-        return status, f"disk {root} {used:.1f} % used, {judged}"
-
-    @staticmethod
-    def _threshold(used: float, threshold: float) -> tuple[CheckStatus, str]:
-        status: CheckStatus = "fail" if used >= threshold else "ok"
-        relation = "at or above" if status == "fail" else "below"
-        return status, f"{relation} the {threshold:g} % threshold"
 
     # --- gauge -------------------------------------------------------------------------------------------------------
 

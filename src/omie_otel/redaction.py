@@ -36,13 +36,16 @@ import json
 import logging
 import os
 import re
-import threading
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from omie_otel import semconv as sc
+from omie_otel._cpf_cnpj import DOC_RE, document_kind, replace_documents
+from omie_otel._inline_secrets import inline_regex, key_label, replace_inline, replace_url_passwords
+from omie_otel._known_secrets import registry
+from omie_otel._scrub_values import CLEAN_CACHE_SIZE, scrub_attributes, walk
 
 __all__ = [
     "DEFAULT_SECRET_KEY_PATTERNS",
@@ -82,104 +85,11 @@ _SAFE_KEYS = frozenset(
     }
 )
 
-#: Attribute keys whose values are identifiers or enums we set, never free text: their values are not scanned.
-#: (A random session id can hold 11 digits in a row that pass the CPF check; redacting it would break correlation.)
-#: ``jsonrpc.request.id`` and ``mcp.protocol.version`` are *not* here: an MCP client chooses them.
-_OPAQUE_VALUE_KEYS = frozenset(
-    {
-        sc.MCP_METHOD_NAME,
-        sc.MCP_SESSION_ID,
-        sc.GEN_AI_OPERATION_NAME,
-        sc.NETWORK_TRANSPORT,
-        sc.NETWORK_PROTOCOL_NAME,
-        sc.NETWORK_PROTOCOL_VERSION,
-        sc.ERROR_TYPE,
-        sc.RPC_RESPONSE_STATUS_CODE,
-        sc.HTTP_REQUEST_METHOD,
-        sc.SERVER_ADDRESS,
-        sc.FASTMCP_SPAN_SEAM,
-        sc.FASTMCP_COMPONENT_TYPE,
-        sc.FASTMCP_PROVIDER_TYPE,
-        sc.OMIE_CALL,
-        sc.OMIE_ENDPOINT,
-        sc.OMIE_REQUEST_ID,
-        sc.OMIE_FAULT_KIND,
-        sc.OMIE_FAULT_CODE,
-        sc.OMIE_RATELIMIT_KIND,
-        sc.OMIE_OTEL_REDACTED,
-    }
-)
-
-# Separators people put between the groups of a document number: ``529.982.247-25``, ``529 982 247 25``,
-# ``529982247/25``, ``529+982+247+25`` (a form body), or none at all.
-_SEP = r"[ \t\u00a0.\-/+]?"
-_CPF_SHAPE = rf"\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{2}}"
-_CNPJ_SHAPE = rf"\d{{2}}{_SEP}\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{4}}{_SEP}\d{{2}}"
-# A digit before or after means a longer number (an NF-e access key, a timestamp), not a document.
-_DOC_RE = re.compile(rf"(?<!\d)(?:{_CNPJ_SHAPE}|{_CPF_SHAPE})(?!\d)")
-_CPF_RE = re.compile(rf"(?<!\d){_CPF_SHAPE}(?!\d)")
-# The official punctuation is redacted even with wrong check digits (a mistyped CPF is still someone's CPF);
-# every looser spelling must pass the check digits, which keeps phone numbers and ids out.
-_CANONICAL_RE = re.compile(r"\d{3}\.\d{3}\.\d{3}-\d{2}|\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}")
-_DIGITS = re.compile(r"\D")
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
-# ``scheme://user:password@host``: the password part.
-_URL_PASSWORD_RE = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]*:(?P<pw>[^/\s@]+)@")
-# Where an unquoted inline value ends: at the end of the line, or where the next ``key=`` / ``key:`` field starts
-# (``&call=`` in a form body, `` usuario=`` in a logfmt line, ``, x: `` in free text).
-_NEXT_FIELD_RE = re.compile(r"(?:[ \t]+|[ \t]*[&,;][ \t]*)[A-Za-z_][\w.%-]*[ \t]*[:=]")
-_LINE_END_RE = re.compile(r"[\r\n]")
-_QUOTE_RE = re.compile(r"(\\*)([\"'])")
-#: Inline keys whose value runs to the end of the line whatever it contains (``Cookie: a=1; b=2``).
-_WHOLE_LINE_KEYS = ("authorization", "cookie", "bearer", "auth")
 #: JSON-in-JSON, URL-encoding inside JSON...: how many layers of encoding are opened before plain regexes alone.
 _MAX_LAYERS = 6
-#: Nesting deeper than this is replaced whole: it cannot be inspected cheaply, so it does not leave.
-_MAX_DEPTH = 32
-_MIN_DOC_INT, _MAX_DOC_INT = 10**8, 10**14
-
-
-def _cpf_valid(d: str) -> bool:
-    if len(d) != 11 or d == d[0] * 11:
-        return False
-    for n in (9, 10):
-        s = sum(int(d[i]) * (n + 1 - i) for i in range(n))
-        if (s * 10 % 11) % 10 != int(d[n]):
-            return False
-    return True
-
-
-def _cnpj_valid(d: str) -> bool:
-    if len(d) != 14 or d == d[0] * 14:
-        return False
-    weights = (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
-    for n in (12, 13):
-        s = sum(int(d[i]) * weights[i + 13 - n] for i in range(n))
-        r = s % 11
-        if (0 if r < 2 else 11 - r) != int(d[n]):
-            return False
-    return True
-
-
-def _document_kind(raw: str) -> str | None:
-    """``"cpf"`` / ``"cnpj"`` when ``raw`` (a :data:`_DOC_RE` match) is one, else ``None``."""
-    digits = _DIGITS.sub("", raw)
-    canonical = _CANONICAL_RE.fullmatch(raw) is not None
-    if len(digits) == 11 and (canonical or _cpf_valid(digits)):
-        return "cpf"
-    if len(digits) == 14 and (canonical or _cnpj_valid(digits)):
-        return "cnpj"
-    return None
-
-
-def _number_kind(n: int) -> str | None:
-    """A CPF or CNPJ written as a number: its leading zeros are gone (``01234567890`` is ``1234567890``)."""
-    d = str(n)
-    if len(d) <= 11 and _cpf_valid(d.zfill(11)):
-        return "cpf"
-    if len(d) >= 12 and _cnpj_valid(d.zfill(14)):
-        return "cnpj"
-    return None
+#: Clean strings longer than this are not remembered as clean.
+_CACHEABLE_LENGTH = 512
 
 
 @dataclass(frozen=True)
@@ -204,54 +114,6 @@ class ScrubMatch:
 ScrubCallback = Callable[[ScrubMatch], Any]
 
 
-_CLEAN_CACHE_SIZE = 4096
-_CACHEABLE_LENGTH = 512
-
-
-class _SecretRegistry:
-    """Exact secret values to remove from any string, shared process-wide.
-
-    ``generation`` changes whenever a secret is added, which invalidates every scrubber's cache of strings known
-    to be clean.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._secrets: dict[str, str] = {}  # every form of every secret -> its label
-        self._count = 0
-        self._regex: re.Pattern[str] | None = None
-        self.generation = 0
-
-    def add(self, value: str | int, label: str) -> None:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # an app_key sent as a JSON number is as secret as one sent as text
-        if not isinstance(value, str) or len(value) < 4 or value in self._secrets:
-            return
-        with self._lock:
-            if value in self._secrets:
-                return
-            self._count += 1
-            # the value as it appears URL-encoded or inside a JSON string too (``a+b``, ``a%40b``, ``a\"b``)
-            forms = (value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value), json.dumps(value)[1:-1])
-            for form in forms:
-                self._secrets.setdefault(form, label)
-            alternatives = sorted(self._secrets, key=len, reverse=True)
-            self._regex = re.compile("|".join(re.escape(s) for s in alternatives))
-            self.generation += 1
-
-    def sub(self, text: str, on_match: Callable[[str, str], str]) -> str:
-        regex = self._regex
-        if regex is None:
-            return text
-        return regex.sub(lambda m: on_match(m.group(0), self._secrets.get(m.group(0), "secret")), text)
-
-    def __len__(self) -> int:
-        return self._count
-
-
-_registry = _SecretRegistry()
-
-
 def register_secret(value: str | int, label: str = "secret") -> None:
     """Remember an exact secret value so it is removed from every string exported from now on.
 
@@ -263,7 +125,7 @@ def register_secret(value: str | int, label: str = "secret") -> None:
     Example:
         >>> register_secret("my-omie-secret-value", "app_secret")
     """
-    _registry.add(value, label)
+    registry.add(value, label)
 
 
 def register_env_secrets(environ: Mapping[str, str] | None = None) -> None:
@@ -272,7 +134,6 @@ def register_env_secrets(environ: Mapping[str, str] | None = None) -> None:
     for var, label in (("OMIE_APP_KEY", "app_key"), ("OMIE_APP_SECRET", "app_secret")):
         if env.get(var):
             register_secret(env[var], label)
-
 
 
 class Scrubber:
@@ -305,10 +166,7 @@ class Scrubber:
                     "pass a Python `re` pattern such as 'numero[_ ]?cartao'"
                 ) from exc
         self._key_re = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-        # ``app_secret=...``, ``"senha": "..."``, ``\"token\": \"...\"`` (JSON inside a JSON string): the key, the
-        # quote that closes it if any, and the separator. Where the value ends is decided in _value_span.
-        keys = "|".join(f"(?:{p})" for p in patterns)
-        self._inline_re = re.compile(rf"(?P<key>{keys})(?P<sep>\\*[\"']?[ \t]*[:=][ \t]*)", re.IGNORECASE)
+        self._inline_re = inline_regex(patterns)
         self._safe_keys = _SAFE_KEYS
         self._documents = documents
         self._callback = callback
@@ -325,35 +183,10 @@ class Scrubber:
         if key not in self._safe_keys:
             m = self._key_re.search(key)
             if m is not None:
-                reason = _label(m.group(0))
+                reason = key_label(m.group(0))
         if len(self._key_cache) < 10_000:
             self._key_cache[key] = reason
         return reason
-
-    def _scrub_key(self, key: Any, path: tuple[str | int, ...], redacted: list[str] | None) -> Any:
-        """A mapping key is text that leaves like any value: a CPF or a secret used as a key is removed too."""
-        if not isinstance(key, str):  # ``{52998224725: ...}`` in a log record's ``extra``
-            new_key = self.scrub_value(key, path, None)
-            if new_key != key and redacted is not None:
-                redacted.append(self._path_text((*path, str(new_key))))
-            return new_key
-        generation = _registry.generation
-        entry = self._keys.get(key)
-        if entry is None or entry[0] != generation:
-            entry = self._key_entry(key, generation)
-        new = entry[1]
-        if new != key and redacted is not None:
-            redacted.append(self._path_text((*path, new)))
-        return new
-
-    def _key_entry(self, key: str, generation: int) -> tuple[int, str, str | None]:
-        """(generation, scrubbed key, why its value goes whole or None): one cache lookup per attribute key."""
-        new = self.scrub_text(key, (), None)
-        entry = (generation, new, self._key_reason(new))
-        if len(self._keys) >= _CLEAN_CACHE_SIZE:
-            self._keys.clear()
-        self._keys[key] = entry
-        return entry
 
     def _marker(self, path: tuple[str | int, ...], value: Any, reason: str, redacted: list[str] | None) -> Any:
         if self._callback is not None:
@@ -373,9 +206,9 @@ class Scrubber:
         text = ".".join(str(p) for p in path)
         if len(text) < 4:
             return text
-        out = _registry.sub(text, lambda v, label: f"[redacted: {label}]")
-        if self._documents and _DOC_RE.search(out):
-            out = _DOC_RE.sub(lambda m: f"[redacted: {_document_kind(m.group(0)) or 'number'}]", out)
+        out = registry.sub(text, lambda _, name: f"[redacted: {name}]")
+        if self._documents and DOC_RE.search(out):
+            out = DOC_RE.sub(lambda m: f"[redacted: {document_kind(m.group(0)) or 'number'}]", out)
         return out
 
     # -- strings ----------------------------------------------------------------------------------------------------
@@ -390,26 +223,26 @@ class Scrubber:
         if len(text) < 4:
             return text
         cache = self._clean
-        generation = _registry.generation
+        generation = registry.generation
         if cache.get(text) == generation:
             return text  # seen before, nothing to remove, and no secret registered since (the hot path)
         out = text
         if _layer < _MAX_LAYERS:
             out = self._scrub_json(text, path, redacted, _layer)
-        out = _registry.sub(out, lambda v, label: self._marker(path, v, label, redacted))
+        out = registry.sub(out, lambda value, name: self._marker(path, value, name, redacted))
         if ("=" in out or ":" in out) and self._inline_re.search(out) is not None:
-            out = self._scrub_inline(out, path, redacted)
+            out = replace_inline(out, self._inline_re, lambda value, why: str(self._marker(path, value, why, redacted)))
         if "://" in out and "@" in out:
-            out = _URL_PASSWORD_RE.sub(lambda m: self._url_password(m, path, redacted), out)
-        if self._documents and _DOC_RE.search(out):
-            out = _DOC_RE.sub(lambda m: self._document(m.group(0), path, redacted), out)
+            out = replace_url_passwords(out, lambda pw: str(self._marker(path, pw, "url_password", redacted)))
+        if self._documents and DOC_RE.search(out):
+            out = replace_documents(out, lambda raw, kind: str(self._marker(path, raw, kind, redacted)))
         if _layer < _MAX_LAYERS and ("+" in out or ("%" in out and _PERCENT_RE.search(out))):
             decoded = urllib.parse.unquote_plus(out)
             scrubbed = self.scrub_text(decoded, path, redacted, _layer=_layer + 1)
             if scrubbed != decoded:
                 out = scrubbed  # something was hidden under the encoding: export the decoded, scrubbed text
         if out == text and len(text) <= _CACHEABLE_LENGTH and not text.isdigit():  # ids would churn the cache
-            if len(cache) >= _CLEAN_CACHE_SIZE:
+            if len(cache) >= CLEAN_CACHE_SIZE:
                 cache.clear()
             cache[text] = generation
         return out
@@ -438,107 +271,13 @@ class Scrubber:
             return text
         return json.dumps(scrubbed, ensure_ascii=False, default=str)
 
-    def _scrub_inline(self, text: str, path: tuple[str | int, ...], redacted: list[str] | None) -> str:
-        parts: list[str] = []
-        pos = 0
-        for m in self._inline_re.finditer(text):
-            if m.start() < pos:
-                continue  # inside a value already removed
-            start, end = _value_span(text, m.end(), m.group("key").lower())
-            value = text[start:end]
-            if not value.strip() or value.startswith("[redacted"):
-                continue
-            parts.append(text[pos:start])
-            parts.append(str(self._marker(path, value, _label(m.group("key")), redacted)))
-            pos = end
-        if not parts:
-            return text
-        parts.append(text[pos:])
-        return "".join(parts)
-
-    def _url_password(self, m: re.Match[str], path: tuple[str | int, ...], redacted: list[str] | None) -> str:
-        whole, pw = m.group(0), m.group("pw")
-        if pw.startswith("[redacted"):
-            return whole
-        cut = m.start("pw") - m.start()
-        return whole[:cut] + str(self._marker(path, pw, "url_password", redacted)) + "@"
-
-    def _document(self, raw: str, path: tuple[str | int, ...], redacted: list[str] | None) -> str:
-        kind = _document_kind(raw)
-        if kind is not None:
-            return str(self._marker(path, raw, kind, redacted))
-        if len(_DIGITS.sub("", raw)) == 14:  # not a CNPJ: a CPF may still hide inside ("11 529 982 247 25")
-            return _CPF_RE.sub(lambda m: self._document(m.group(0), path, redacted), raw)
-        return raw
-
-    # -- other scalars ----------------------------------------------------------------------------------------------
-    def _scrub_number(self, value: int | float, path: tuple[str | int, ...], redacted: list[str] | None) -> Any:
-        """A CPF/CNPJ stored as a number (``{"cpf": 52998224725}``): checked by its digits, zeros restored."""
-        if isinstance(value, float):
-            if not (_MIN_DOC_INT <= abs(value) < _MAX_DOC_INT) or not value.is_integer():
-                return value
-            n = int(abs(value))
-        else:
-            n = -value if value < 0 else value
-            if n < _MIN_DOC_INT or n >= _MAX_DOC_INT:
-                return value
-        kind = _number_kind(n) if self._documents else None
-        return value if kind is None else self._marker(path, value, kind, redacted)
-
-    def _scrub_bytes(self, value: bytes, path: tuple[str | int, ...], redacted: list[str] | None) -> bytes:
-        text = value.decode("utf-8", "surrogateescape")  # lossless: undecodable bytes come back unchanged
-        new = self.scrub_text(text, path, redacted)
-        return value if new == text else new.encode("utf-8", "surrogateescape")
-
     # -- structures -------------------------------------------------------------------------------------------------
     def scrub_value(self, value: Any, path: tuple[str | int, ...] = (), redacted: list[str] | None = None) -> Any:
         """Scrub any value: mappings (keys too), sequences, strings, bytes, numbers; other objects by their text."""
         return self._walk(value, path, redacted, 0, 0)
 
     def _walk(self, value: Any, path: tuple[str | int, ...], redacted: list[str] | None, depth: int, layer: int) -> Any:
-        if isinstance(value, str):
-            return self.scrub_text(value, path, redacted, _layer=layer)
-        if value is None or isinstance(value, bool):
-            return value
-        if isinstance(value, (int, float)):
-            return self._scrub_number(value, path, redacted)
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            return self._scrub_bytes(bytes(value), path, redacted)
-        if depth >= _MAX_DEPTH:
-            return self._marker(path, "…", "too_deep", redacted)
-        if isinstance(value, Mapping):
-            out: dict[Any, Any] = {}
-            for k, v in value.items():
-                key = self._scrub_key(k, path, redacted)
-                sub = (*path, key if isinstance(key, (str, int)) else str(key))
-                reason = self._key_reason(key) if isinstance(key, str) else None
-                if reason is not None and not _empty(v):
-                    new = self._marker(sub, v, reason, redacted)
-                else:
-                    new = self._walk(v, sub, redacted, depth + 1, layer)
-                out[_unique(out, key)] = new
-            return out
-        if isinstance(value, (list, tuple, set, frozenset)) or (
-            isinstance(value, Sequence) and not isinstance(value, (str, bytes))
-        ):
-            items = [self._walk(v, (*path, i), redacted, depth + 1, layer) for i, v in enumerate(value)]
-            return tuple(items) if isinstance(value, tuple) else items
-        try:
-            text = str(value)  # what an exporter would send for an unknown object
-        except Exception:  # noqa: BLE001 - a broken __str__: the object cannot be shown, so it is not
-            return self._marker(path, "…", "unprintable", redacted)
-        new_text = self.scrub_text(text, path, redacted, _layer=layer)
-        return value if new_text == text else new_text
-
-    def _attribute_value(
-        self, value: Any, path: tuple[str | int, ...], reason: str | None, redacted: list[str]
-    ) -> Any:
-        if reason is not None:
-            new = self._marker(path, value, reason, redacted)
-            return (str(new),) if isinstance(value, (list, tuple)) and new is not value else new
-        if type(value) is str:
-            return self.scrub_text(value, path, redacted)
-        return self._walk(value, path, redacted, 0, 0)
+        return walk(self, value, path, redacted, depth, layer)
 
     def scrub_attributes(
         self,
@@ -552,107 +291,4 @@ class Scrubber:
 
         Returns ``None`` when nothing changed (the fast path).
         """
-        if not attributes:
-            return None
-        changes: list[tuple[str, Any, Any]] | None = None
-        plain = getattr(attributes, "_dict", attributes)  # BoundedAttributes: iterate its dict, not the locked view
-        generation = _registry.generation
-        keys = self._keys
-        clean = self._clean
-        for key, value in plain.items():
-            if key in _OPAQUE_VALUE_KEYS:  # identifiers and enums we set: never scanned, only cut
-                if max_length is None:
-                    continue
-                new_key: Any = key
-                new: Any = _truncate(value, max_length)
-            else:
-                entry = keys.get(key)
-                if entry is None or entry[0] != generation:
-                    entry = self._key_entry(key, generation)
-                new_key, reason = entry[1], entry[2]
-                kind = type(value)
-                if reason is None and (
-                    (kind is str and clean.get(value) == generation)  # seen clean before: the hot path
-                    or kind is bool
-                    or (kind is int and -_MIN_DOC_INT < value < _MIN_DOC_INT)
-                ):
-                    new = value
-                else:
-                    new = self._attribute_value(value, (prefix, new_key), reason, redacted)
-                if new_key != key:
-                    redacted.append(self._path_text((prefix, new_key)))
-                if max_length is not None:
-                    new = _truncate(new, max_length)
-            if new_key != key or new is not value and new != value:
-                if changes is None:
-                    changes = []
-                changes.append((key, new_key, new))
-        if changes is None:
-            return None
-        out = dict(plain)
-        for key, new_key, new in changes:
-            if new_key != key:
-                del out[key]
-                new_key = _unique(out, new_key)
-            out[new_key] = new
-        return out
-
-
-def _label(key: str) -> str:
-    return key.lower().replace("-", "_").replace(" ", "_").replace(".", "_")
-
-
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, bytes, list, tuple, dict)) and not value)
-
-
-def _unique(out: Mapping[Any, Any], key: Any) -> Any:
-    """Two keys scrubbed to the same text keep both values: ``[redacted: cpf]``, ``[redacted: cpf] #2``..."""
-    if key not in out:
-        return key
-    n = 2
-    while f"{key} #{n}" in out:
-        n += 1
-    return f"{key} #{n}"
-
-
-def _value_span(text: str, start: int, key: str) -> tuple[int, int]:
-    """Where the value of an inline secret starting at ``start`` begins and ends.
-
-    Quoted (``"..."``, ``'...'``, ``\\"...\\"`` inside a JSON string): up to the matching closing quote. Unquoted: up
-    to the next ``key=`` / ``key:`` field or the end of the line, so ``senha: p@ss w0rd&x`` goes whole while
-    ``app_secret=abc&call=X`` keeps ``&call=X``; ``Authorization``/``Cookie`` values always run to the end of the line.
-    """
-    q = _QUOTE_RE.match(text, start)
-    if q is not None:
-        closing = q.group(1) + q.group(2)
-        begin = q.end()
-        i = begin
-        while True:
-            j = text.find(closing, i)
-            if j < 0:
-                return begin, len(text)
-            if j > begin and text[j - 1] == "\\" and not closing.startswith("\\"):
-                i = j + 1  # an escaped quote inside the value
-                continue
-            return begin, j
-    line = _LINE_END_RE.search(text, start)
-    end = line.start() if line is not None else len(text)
-    if not any(k in key for k in _WHOLE_LINE_KEYS):
-        nxt = _NEXT_FIELD_RE.search(text, start, end)
-        if nxt is not None:
-            end = nxt.start()
-    while end > start and text[end - 1] in " \t":
-        end -= 1
-    return start, end
-
-
-def _truncate(value: Any, limit: int) -> Any:
-    """The SDK's attribute length limit, applied by us after scrubbing (we take it over from the provider)."""
-    if isinstance(value, str):
-        return value if len(value) <= limit else value[:limit]
-    if isinstance(value, (list, tuple)):
-        return tuple(_truncate(v, limit) for v in value)
-    if isinstance(value, Mapping):
-        return {k: _truncate(v, limit) for k, v in value.items()}
-    return value
+        return scrub_attributes(self, attributes, prefix, redacted, max_length)

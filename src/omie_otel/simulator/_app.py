@@ -27,35 +27,29 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from copy import deepcopy
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
 from typing import Any
 
 from omie_otel.simulator import _faults
-from omie_otel.simulator._catalog import SERVICES, Method, find_method
+from omie_otel.simulator._api_call import RATE_WINDOW_S, ApiCall, make_fault, parse_body
+from omie_otel.simulator._asgi import HttpRequest, HttpResponse, Receive, Scope, Send, lifespan
+from omie_otel.simulator._catalog import SERVICES, find_method
 from omie_otel.simulator._config import SimulatorConfig
-from omie_otel.simulator._data import ENTITIES, Record
+from omie_otel.simulator._data import Record
 from omie_otel.simulator._docs import index_page, service_page
-from omie_otel.simulator._faults import FAULT_KINDS, OmieFault
+from omie_otel.simulator._faults import FAULT_KINDS, SimulatedFault
 from omie_otel.simulator._limits import Clock, InFlight, MisuseGuard, RedundancyGuard, SlidingWindow
 from omie_otel.simulator._seed import generate
 
 __all__ = ["FAULT_HEADER", "OmieSimulator", "SimulatorStats", "Sleep"]
 
 Sleep = Callable[[float], Awaitable[Any]]
-# The ASGI signatures, as Starlette spells them.
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 #: Request header forcing a fault on that one request, e.g. ``X-Omie-Sim-Fault: redundant``.
 FAULT_HEADER = "x-omie-sim-fault"
 
-_RATE_WINDOW_S = 60.0
-_BRASILIA = timezone(timedelta(hours=-3))
 _CACHE_CONTROL = "no-store, no-cache, must-revalidate, max-age=0, post-check=0, pre-check=0"
 _NOT_FOUND_BODY = b'{"error": {"status_code": 404,"status": "Not Found"}}'  # byte for byte as Omie sends it
 _REDIRECT_BODY = (
@@ -85,74 +79,6 @@ class SimulatorStats:
 
 
 @dataclass
-class _Request:
-    method: str
-    path: str
-    query: str
-    headers: Mapping[str, str]
-    body: bytes
-    client_ip: str
-
-    @classmethod
-    async def read(cls, scope: Scope, receive: Receive) -> _Request:
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if message["type"] != "http.request" or not message.get("more_body"):
-                break
-        headers = {k.decode("latin-1").lower(): v.decode("utf-8", "replace") for k, v in scope.get("headers", ())}
-        forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
-        client = scope.get("client") or ("127.0.0.1", 0)
-        return cls(
-            method=scope.get("method", "GET").upper(),
-            path=scope.get("path", "/"),
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            body=b"".join(chunks),
-            client_ip=forwarded or client[0],
-        )
-
-
-@dataclass
-class _Response:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-    async def send(self, send: Send, *, head: bool = False) -> None:
-        headers = [*self.headers, ("content-length", str(len(self.body)))]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": self.status,
-                "headers": [(k.encode("latin-1"), v.encode("utf-8")) for k, v in headers],
-            }
-        )
-        await send({"type": "http.response.body", "body": b"" if head else self.body})
-
-
-@dataclass
-class _Call:
-    """One API request once its ``call`` is known: who asks, for what, and what the limits saw."""
-
-    ip: str
-    app_key: str
-    service: str
-    name: str
-    method: Method | None
-    body: Mapping[str, Any]
-    in_flight: int = 0
-    ip_denied: bool = False
-    parallel_denied: bool = False
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        """The unit Omie limits: IP + app_key + method."""
-        return (self.ip, self.app_key, self.name)
-
-
-@dataclass
 class _Injection:
     kind: str
     call: str | None
@@ -162,32 +88,6 @@ class _Injection:
 def _json(body: object) -> bytes:
     """Compact and ASCII-escaped, as Omie's PHP ``json_encode`` writes it."""
     return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _parse_body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise _faults.malformed_json() from None
-    if not isinstance(body, dict):
-        raise _faults.invalid_json_object()
-    return body
-
-
-def _first_param(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``param[0]`` when it is an object; else ``{}``."""
-    param = body.get("param")
-    return param[0] if isinstance(param, list) and param and isinstance(param[0], dict) else {}
-
-
-def _page_of(body: Mapping[str, Any]) -> int:
-    first = _first_param(body)
-    for key in ("pagina", "nPagina"):
-        try:
-            return max(1, int(first[key]))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return 1
 
 
 class OmieSimulator:
@@ -258,8 +158,8 @@ class OmieSimulator:
             self._fault_rng = random.Random(f"{config.seed}:faults")
             self._latency_rng = random.Random(f"{config.seed}:latency")
             self._id_rng = random.Random(f"{config.seed}:request-ids")
-            self._ip_window = SlidingWindow(clock, _RATE_WINDOW_S)
-            self._method_window = SlidingWindow(clock, _RATE_WINDOW_S)
+            self._ip_window = SlidingWindow(clock, RATE_WINDOW_S)
+            self._method_window = SlidingWindow(clock, RATE_WINDOW_S)
             self._in_flight = InFlight()
             self._redundancy = RedundancyGuard(clock, config.redundancy_window_s)
             self._misuse = MisuseGuard(clock, config.misuse_threshold, config.misuse_block_s)
@@ -315,25 +215,15 @@ class OmieSimulator:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point (``http`` and ``lifespan``)."""
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        request = await _Request.read(scope, receive)
+        request = await HttpRequest.read(scope, receive)
         response = await self._route(request)
         await response.send(send, head=request.method == "HEAD")
 
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    async def _route(self, request: _Request) -> _Response:
+    async def _route(self, request: HttpRequest) -> HttpResponse:
         marker = request.path.find("/api/v1")
         rest = request.path[marker + len("/api/v1") :].lstrip("/") if marker >= 0 else None
         if rest == "" or request.path == "/":
@@ -345,11 +235,11 @@ class OmieSimulator:
             return self._not_found()
         if not match["slash"]:
             location = request.path + "/" + (f"?{request.query}" if request.query else "")
-            return _Response(301, _REDIRECT_BODY, [*self._base_headers("text/html"), ("location", location)])
+            return HttpResponse(301, _REDIRECT_BODY, [*self._base_headers("text/html"), ("location", location)])
         if request.method in ("GET", "HEAD"):
             return self._html(service_page(match["service"]))
         if request.method != "POST":
-            return _Response(405, b"", [*self._base_headers("text/plain"), ("allow", "GET, HEAD, POST")])
+            return HttpResponse(405, b"", [*self._base_headers("text/plain"), ("allow", "GET, HEAD, POST")])
         return await self._api(request, match["service"])
 
     # --- responses ----------------------------------------------------------------------------------------------
@@ -368,13 +258,13 @@ class OmieSimulator:
             ("pragma", "no-cache"),
         ]
 
-    def _html(self, page: str) -> _Response:
-        return _Response(200, page.encode(), self._base_headers("text/html; charset=UTF-8"))
+    def _html(self, page: str) -> HttpResponse:
+        return HttpResponse(200, page.encode(), self._base_headers("text/html; charset=UTF-8"))
 
-    def _not_found(self) -> _Response:
-        return _Response(404, _NOT_FOUND_BODY, self._base_headers("application/json; encoding=UTF-8"))
+    def _not_found(self) -> HttpResponse:
+        return HttpResponse(404, _NOT_FOUND_BODY, self._base_headers("application/json; encoding=UTF-8"))
 
-    def _answer(self, call: _Call, status: int, body: object, fault: OmieFault | None = None) -> _Response:
+    def _answer(self, call: ApiCall, status: int, body: object, fault: SimulatedFault | None = None) -> HttpResponse:
         """An API answer with Omie's headers, counted in :attr:`stats`."""
         used = self._ip_window.count(call.ip)
         limit = self._concurrency_limit(call)
@@ -394,22 +284,22 @@ class OmieSimulator:
             self._statuses[status] += 1
             if fault is not None:
                 self._faults[fault.kind] += 1
-        return _Response(status, _json(body), headers)
+        return HttpResponse(status, _json(body), headers)
 
-    def _fault(self, call: _Call, fault: OmieFault) -> _Response:
+    def _fault(self, call: ApiCall, fault: SimulatedFault) -> HttpResponse:
         return self._answer(call, fault.status, fault.body, fault)
 
     # --- the API pipeline ---------------------------------------------------------------------------------------
 
-    async def _api(self, request: _Request, service: str) -> _Response:
+    async def _api(self, request: HttpRequest, service: str) -> HttpResponse:
         forced = request.headers.get(FAULT_HEADER, "").strip().lower()
         if forced and forced not in FAULT_KINDS:
             message = {"error": f"unknown {FAULT_HEADER} {forced!r}; known: {', '.join(FAULT_KINDS)}"}
-            return _Response(400, _json(message), self._base_headers("application/json; encoding=UTF-8"))
-        call = _Call(request.client_ip, "", service, "", None, {})
+            return HttpResponse(400, _json(message), self._base_headers("application/json; encoding=UTF-8"))
+        call = ApiCall(request.client_ip, "", service, "", None, {})
         try:
-            call.body = _parse_body(request.body)
-        except OmieFault as fault:
+            call.body = parse_body(request.body)
+        except SimulatedFault as fault:
             self._count_request("")
             return self._fault(call, fault)
         name = call.body.get("call")
@@ -418,11 +308,11 @@ class OmieSimulator:
         self._count_request(call.name)
         try:
             call.method = find_method(service, call.name)
-        except OmieFault as fault:
+        except SimulatedFault as fault:
             return self._fault(call, fault)
         forced = forced or self._take_injection(call.name)
         if forced:
-            return self._fault(call, self._make_fault(forced, call))
+            return self._fault(call, make_fault(forced, call, self._config, self._wall_clock))
         refused = self._admit(call)
         if refused is None:
             return await self._process(call)
@@ -445,7 +335,7 @@ class OmieSimulator:
                     return injection.kind
         return ""
 
-    def _admit(self, call: _Call) -> OmieFault | None:
+    def _admit(self, call: ApiCall) -> SimulatedFault | None:
         """Misuse block, rate limits, credentials, concurrency: the checks that answer before any work."""
         config = self._config
         blocked = self._misuse.blocked_for(call.key)
@@ -467,16 +357,16 @@ class OmieSimulator:
             return _faults.concurrent_request()
         return None
 
-    def _concurrency_limit(self, call: _Call) -> int:
+    def _concurrency_limit(self, call: ApiCall) -> int:
         writes = call.method is not None and call.method.is_write
         return self._config.max_concurrent_writes if writes else self._config.max_concurrent
 
-    async def _process(self, call: _Call) -> _Response:
+    async def _process(self, call: ApiCall) -> HttpResponse:
         """The admitted part: counted in flight across the latency and the call itself."""
         assert call.method is not None
         method = call.method
         redundancy_key = (call.app_key, call.service, call.name, json.dumps(call.body.get("param"), sort_keys=True))
-        fault: OmieFault | None = None
+        fault: SimulatedFault | None = None
         with self._in_flight.hold(call.key) as in_flight:
             call.in_flight = in_flight
             try:
@@ -491,7 +381,7 @@ class OmieSimulator:
                     response = self._answer(call, 200, body)
                 if method.is_query:
                     self._redundancy.record(redundancy_key)
-            except OmieFault as raised:
+            except SimulatedFault as raised:
                 fault = raised
                 response = self._fault(call, fault)
         self._misuse.record(call.key, error=fault is not None and fault.kind != "no_records")
@@ -501,44 +391,9 @@ class OmieSimulator:
         base, jitter = self._config.latency_for(name)
         return (base + (self._latency_rng.uniform(0, jitter) if jitter else 0.0)) / 1000
 
-    def _random_fault(self, call: _Call) -> None:
+    def _random_fault(self, call: ApiCall) -> None:
         config, rng = self._config, self._fault_rng
         if config.broken_response_rate and rng.random() < config.broken_response_rate:
             raise _faults.server_error()
         if config.fault_rate and config.fault_kinds and rng.random() < config.fault_rate:
-            raise self._make_fault(rng.choice(config.fault_kinds), call)
-
-    def _make_fault(self, kind: str, call: _Call) -> OmieFault:
-        """A realistic fault of ``kind`` for ``call`` (forced or random ones)."""
-        config = self._config
-        if kind == "no_records":
-            return _faults.no_records(_page_of(call.body))
-        if kind == "redundant":
-            return _faults.redundant(config.redundancy_window_s or _RATE_WINDOW_S)
-        if kind == "concurrent_request":
-            return _faults.concurrent_request()
-        if kind == "duplicate_request":
-            retry_at = datetime.fromtimestamp(self._wall_clock() + _RATE_WINDOW_S, _BRASILIA)
-            return _faults.duplicate_request(retry_at.strftime("%H:%M:%S"))
-        if kind == "rate_limited":
-            return _faults.rate_limited(_RATE_WINDOW_S)
-        if kind == "misuse_blocked":
-            return _faults.misuse_blocked(config.misuse_block_s)
-        if kind == "auth":
-            return _faults.auth()
-        if kind == "validation":
-            return _faults.no_params()
-        if kind == "not_found":
-            return self._not_found_fault(call)
-        return _faults.server_error()
-
-    @staticmethod
-    def _not_found_fault(call: _Call) -> OmieFault:
-        handler = call.method.handler if call.method else None
-        table = getattr(handler, "table", None) or getattr(handler, "source", None)
-        entity = ENTITIES.get(table) if isinstance(table, str) else None
-        values = _first_param(call.body).values()
-        key = next((v for v in values if isinstance(v, (int, str)) and v != ""), 0)
-        if entity is None:
-            return _faults.not_registered("Registro", "cadastrado", key)
-        return _faults.not_registered(entity.label, entity.registered, key)
+            raise make_fault(rng.choice(config.fault_kinds), call, config, self._wall_clock)

@@ -90,7 +90,7 @@ class Method:
         """The request object in ``param``, validated against this method's type.
 
         Raises:
-            OmieFault: 71 for a missing or empty ``param`` (when the method needs one), 5001 for an unknown field,
+            SimulatedFault: 71 for a missing or empty ``param`` (when the method needs one), 5001 for an unknown field,
                 "Invalid JSON Object" when ``param`` is not a list of objects.
         """
         if raw in (None, []):
@@ -1054,7 +1054,7 @@ def find_method(service: str, call: str) -> Method:
     """The method ``call`` of ``service`` (which must be a key of :data:`SERVICES`).
 
     Raises:
-        OmieFault: the call does not exist on that service.
+        SimulatedFault: the call does not exist on that service.
     """
     method = SERVICES[service].get(call) if isinstance(call, str) else None
     if method is None:

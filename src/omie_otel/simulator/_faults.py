@@ -24,7 +24,7 @@ from omie_otel.semconv import OMIE_FAULT_KINDS
 
 __all__ = [
     "FAULT_KINDS",
-    "OmieFault",
+    "SimulatedFault",
     "already_registered",
     "auth",
     "concurrent_request",
@@ -51,8 +51,10 @@ _SOAP_CLIENT = "SOAP-ENV:Client"
 _SOAP_SERVER = "SOAP-ENV:Server"
 
 
-class OmieFault(Exception):
-    """One Omie fault answer; raised inside the simulator, turned into an HTTP response at the edge.
+class SimulatedFault(Exception):
+    """One Omie fault answer the simulator sends; raised inside the simulator, turned into an HTTP response at the edge.
+
+    Not to be confused with :class:`omie_otel.omie.OmieFault`, the library's reading of an answer Omie sent.
 
     Attributes:
         kind: one of :data:`FAULT_KINDS`.
@@ -95,16 +97,16 @@ def seconds(value: float) -> int:
     return max(1, math.ceil(value - 1e-9))
 
 
-def _client(kind: str, code: int, message: str) -> OmieFault:
-    return OmieFault(kind, 500, f"{_SOAP_CLIENT}-{code}", f"ERROR: {message}")
+def _client(kind: str, code: int, message: str) -> SimulatedFault:
+    return SimulatedFault(kind, 500, f"{_SOAP_CLIENT}-{code}", f"ERROR: {message}")
 
 
-def no_records(page: int) -> OmieFault:
+def no_records(page: int) -> SimulatedFault:
     """5113: the page is past the end, or the filter matched nothing. [C]"""
     return _client("no_records", 5113, f"Não existem registros para a página [{page}]!")
 
 
-def redundant(wait: float) -> OmieFault:
+def redundant(wait: float) -> SimulatedFault:
     """Client-6: the same call with the same parameters inside the redundancy window. [C]"""
     return _client(
         "redundant",
@@ -113,7 +115,7 @@ def redundant(wait: float) -> OmieFault:
     )
 
 
-def concurrent_request() -> OmieFault:
+def concurrent_request() -> SimulatedFault:
     """1880: more requests of this method in flight than allowed. [C]"""
     return _client(
         "concurrent_request",
@@ -122,7 +124,7 @@ def concurrent_request() -> OmieFault:
     )
 
 
-def duplicate_request(retry_at: str) -> OmieFault:
+def duplicate_request(retry_at: str) -> SimulatedFault:
     """1100: the request is being (or was) processed; ``retry_at`` is ``HH:MM:SS``. [C text; HTTP 500 is I]"""
     return _client(
         "duplicate_request",
@@ -131,9 +133,9 @@ def duplicate_request(retry_at: str) -> OmieFault:
     )
 
 
-def rate_limited(retry_after: float) -> OmieFault:
+def rate_limited(retry_after: float) -> SimulatedFault:
     """429: over 240/min per IP+app_key+method or 960/min per IP. [C status; body and faultcode are I]"""
-    return OmieFault(
+    return SimulatedFault(
         "rate_limited",
         429,
         f"{_SOAP_CLIENT}-429",
@@ -142,9 +144,9 @@ def rate_limited(retry_after: float) -> OmieFault:
     )
 
 
-def misuse_blocked(wait: float) -> OmieFault:
+def misuse_blocked(wait: float) -> SimulatedFault:
     """425 MISUSE_API_PROCESS: blocked after too many consecutive errors. [C]"""
-    return OmieFault(
+    return SimulatedFault(
         "misuse_blocked",
         425,
         "MISUSE_API_PROCESS",
@@ -152,35 +154,35 @@ def misuse_blocked(wait: float) -> OmieFault:
     )
 
 
-def auth() -> OmieFault:
+def auth() -> SimulatedFault:
     """403: missing or wrong ``app_key``/``app_secret``. [C]"""
-    return OmieFault("auth", 403, _SOAP_SERVER, "A chave de acesso não está preenchida ou não é válida.")
+    return SimulatedFault("auth", 403, _SOAP_SERVER, "A chave de acesso não está preenchida ou não é válida.")
 
 
-def no_params() -> OmieFault:
+def no_params() -> SimulatedFault:
     """71: ``param`` missing, empty, or ``[{}]`` on a method that needs parameters. [C]"""
     return _client("validation", 71, "Nenhum parâmetro foi recebido em WS_PARAMS!")
 
 
-def unknown_tag(tag: str, complex_type: str) -> OmieFault:
+def unknown_tag(tag: str, complex_type: str) -> SimulatedFault:
     """5001: a request field the method's type does not have. [C]"""
     return _client(
         "validation", 5001, f"Tag [{tag.upper()}] não faz parte da estrutura do tipo complexo [{complex_type}]!"
     )
 
 
-def required_tag(tag: str) -> OmieFault:
+def required_tag(tag: str) -> SimulatedFault:
     """103: a required field is missing or empty. [C]"""
     return _client("validation", 103, f"O preenchimento da tag [{tag}] é obrigatório!")
 
 
-def not_registered(label: str, registered: str, key: object, *, integration: bool = False) -> OmieFault:
+def not_registered(label: str, registered: str, key: object, *, integration: bool = False) -> SimulatedFault:
     """105: Consultar*/Alterar*/Excluir* of an id that does not exist. [C for clients; other nouns are I]"""
     what = "Código de Integração" if integration else "Código"
     return _client("not_found", 105, f"{label} não {registered} para o {what} [{key}] !")
 
 
-def already_registered(label: str, registered: str, integration_code: object, omie_id: object) -> OmieFault:
+def already_registered(label: str, registered: str, integration_code: object, omie_id: object) -> SimulatedFault:
     """102: Incluir* with an integration code already in use. [C for clients]"""
     return _client(
         "validation",
@@ -189,21 +191,22 @@ def already_registered(label: str, registered: str, integration_code: object, om
     )
 
 
-def server_error() -> OmieFault:
+def server_error() -> SimulatedFault:
     """The intermittent ``Broken response`` of Omie's application servers. [C]"""
-    return OmieFault("server_error", 500, _SOAP_SERVER, "SOAP-ERROR: Broken response from Application Server (BG)")
+    return SimulatedFault("server_error", 500, _SOAP_SERVER, "SOAP-ERROR: Broken response from Application Server (BG)")
 
 
-def malformed_json() -> OmieFault:
+def malformed_json() -> SimulatedFault:
     """The body is not JSON at all. [C message per H2; faultcode is I]"""
-    return OmieFault("validation", 500, _SOAP_CLIENT, "ERROR: JSON request with SyntaxError")
+    return SimulatedFault("validation", 500, _SOAP_CLIENT, "ERROR: JSON request with SyntaxError")
 
 
-def invalid_json_object() -> OmieFault:
+def invalid_json_object() -> SimulatedFault:
     """The body is JSON but not ``{"call": ..., "param": [...]}``. [C message per H2; faultcode is I]"""
-    return OmieFault("validation", 500, _SOAP_CLIENT, "ERROR: Invalid JSON Object")
+    return SimulatedFault("validation", 500, _SOAP_CLIENT, "ERROR: Invalid JSON Object")
 
 
-def unknown_call(call: str, service: str) -> OmieFault:
+def unknown_call(call: str, service: str) -> SimulatedFault:
     """A ``call`` the endpoint does not have. [I: Omie's text for this is unknown]"""
-    return OmieFault("validation", 500, _SOAP_CLIENT, f"ERROR: O método [{call}] não existe no serviço [{service}]!")
+    message = f"ERROR: O método [{call}] não existe no serviço [{service}]!"
+    return SimulatedFault("validation", 500, _SOAP_CLIENT, message)

@@ -1,7 +1,7 @@
 """The building blocks every Omie call is made of: paging, filters, list, get and write handlers.
 
 A handler is ``handler(data, param) -> body``: it reads or changes the :class:`DataSet` and returns the success
-body, or raises an :class:`OmieFault`. :mod:`omie_otel.simulator._catalog` assembles the calls from these blocks.
+body, or raises an :class:`SimulatedFault`. :mod:`omie_otel.simulator._catalog` assembles the calls from these blocks.
 Bodies may share objects with the data set; the app serialises them before anything else runs.
 
 Example:
@@ -66,7 +66,7 @@ _PAGING_FIELDS: dict[str, tuple[str, str, str, str, str, str]] = {
 
 
 class Handler(Protocol):
-    """What every call does: ``(data, param) -> body``, or raise :class:`OmieFault`."""
+    """What every call does: ``(data, param) -> body``, or raise :class:`SimulatedFault`."""
 
     def __call__(self, data: DataSet, param: Param) -> Record: ...
 
@@ -90,7 +90,7 @@ def paginate(records: Sequence[Record], param: Param, paging: Paging, list_field
     The page size is capped at ``max_size`` silently, as Omie does.
 
     Raises:
-        OmieFault: 5113 when the page is past the end (which includes an empty result).
+        SimulatedFault: 5113 when the page is past the end (which includes an empty result).
     """
     if paging == "none":
         if not records:
@@ -224,7 +224,7 @@ def lookup(data: DataSet, table: str, param: Param, keys: Sequence[Key]) -> Reco
     """The record the first given key points at.
 
     Raises:
-        OmieFault: 103 when no key is given, 105 when the key matches nothing.
+        SimulatedFault: 103 when no key is given, 105 when the key matches nothing.
     """
     entity = ENTITIES[table]
     for field, path in keys:
