@@ -27,7 +27,8 @@ def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 30) -
                 _, err = proc.communicate()  # reads stderr to the end and closes the pipes
                 if isinstance(err, bytes):
                     err = err.decode(errors="replace")
-                raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}: {err or ''}") from None
+                detail = f"server exited with {proc.returncode} before listening on {port}: {err or ''}"
+                raise RuntimeError(detail) from None
             time.sleep(0.1)
     proc.kill()  # the caller never gets to stop a server that never listened: do not leave it running
     stop(proc)
