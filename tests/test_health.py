@@ -34,7 +34,7 @@ from omie_otel._selftelemetry import drops
 from omie_otel.health import ContainerMemory, HealthChecker, container_memory
 from omie_otel.omie import OmieFault
 from omie_otel.simulator import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, OmieSimulator, serve_in_thread
-from tests.helpers.net import free_port, wait_for_port
+from tests.helpers.net import free_port, stop, wait_for_port
 from tests.test_transports import ROOT
 
 HEALTH_SERVER = str(Path(__file__).parent / "servers" / "omie_health.py")
@@ -467,8 +467,7 @@ async def test_http_routes_200_then_503_after_an_omie_425_over_streamable_http()
         assert omie["status"] == "fail" and "HTTP 425 MISUSE_API_PROCESS" in omie["detail"]
         assert get(base + "/health/live")[0] == 200, "liveness does not follow readiness"
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        stop(proc)
 
 
 def test_routes_are_added_to_each_server_and_removed_by_uninstrument(telemetry: Any) -> None:

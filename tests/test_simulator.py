@@ -27,6 +27,7 @@ from omie_otel.simulator import (
     SimulatorConfig,
     serve_in_thread,
 )
+from tests.helpers.net import stop
 
 BASE_URL = "https://app.omie.com.br"
 CLIENTES = "geral/clientes"
@@ -804,8 +805,7 @@ def cli_server() -> Iterator[str]:
         assert match, line
         yield match.group(1)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process, timeout=10)
 
 
 def test_cli_serves_on_a_loopback_port(cli_server: str) -> None:

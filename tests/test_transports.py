@@ -19,7 +19,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 from opentelemetry import propagate, trace
 
-from tests.helpers.net import free_port, wait_for_port
+from tests.helpers.net import free_port, stop, wait_for_port
 from tests.helpers.otlp_sink import OtlpSink, otlp_sink
 
 SERVER = str(Path(__file__).parent / "servers" / "omie_echo.py")
@@ -89,12 +89,11 @@ def http_server() -> Iterator[tuple[str, OtlpSink]]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        wait_for_port(port, proc)
         try:
+            wait_for_port(port, proc)
             yield f"http://127.0.0.1:{port}/mcp", sink
         finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+            stop(proc)
 
 
 def _run_bare_client(url: str, headers: dict[str, str], meta: dict[str, str] | None) -> Any:

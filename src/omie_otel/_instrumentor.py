@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+# instrumentor.py starts with a file-wide `# type: ignore`, so mypy sees no BaseInstrumentor there (an Any base class).
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from omie_otel._lifecycle import instrument, uninstrument

@@ -39,9 +39,12 @@ MAX_ALERTS = 50
 _READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True}
 
 
-def _scrub(value: Any) -> Any:
+def _scrub(value: dict[str, Any]) -> dict[str, Any]:
     state = current_state()
-    return value if state is None else state.scrubber.scrub_value(value)
+    if state is None:
+        return value
+    scrubbed: dict[str, Any] = state.scrubber.scrub_value(value)  # a mapping comes back a dict, values scrubbed
+    return scrubbed
 
 
 def _now() -> str:

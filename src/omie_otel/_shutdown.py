@@ -18,10 +18,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omie_otel import semconv as sc
 from omie_otel._export_counting import export_stats
+
+if TYPE_CHECKING:
+    from omie_otel._setup import Providers
 
 __all__ = ["flush", "shutdown_at_exit", "run_bounded"]
 
@@ -52,7 +55,7 @@ def run_bounded(jobs: dict[str, Callable[[], Any]], timeout: float) -> set[str]:
     return {name for name, thread in threads.items() if thread.is_alive()}
 
 
-def _provider_jobs(providers: Any, action: str, timeout: float) -> dict[str, Callable[[], Any]]:
+def _provider_jobs(providers: Providers, action: str, timeout: float) -> dict[str, Callable[[], Any]]:
     millis = int(timeout * 1000)
     jobs: dict[str, Callable[[], Any]] = {}
     for signal, provider in (
@@ -72,7 +75,7 @@ def _provider_jobs(providers: Any, action: str, timeout: float) -> dict[str, Cal
     return jobs
 
 
-def flush(providers: Any, timeout: float) -> bool:
+def flush(providers: Providers, timeout: float) -> bool:
     """Flush the three providers in parallel, waiting at most ``timeout`` seconds. False when it did not finish."""
     late = run_bounded(_provider_jobs(providers, "force_flush", timeout), timeout)
     if late:
@@ -85,7 +88,7 @@ def flush(providers: Any, timeout: float) -> bool:
     return not late
 
 
-def _queued(providers: Any) -> dict[str, int]:
+def _queued(providers: Providers) -> dict[str, int]:
     """Items still waiting in the providers' batch processors, plus those handed to an exporter that never returned."""
     from omie_otel._selftelemetry import _log_processors, _queue, _span_processors
 
@@ -105,7 +108,7 @@ def _queued(providers: Any) -> dict[str, int]:
     return out
 
 
-def shutdown_at_exit(providers: Any, timeout: float) -> dict[str, int]:
+def shutdown_at_exit(providers: Providers, timeout: float) -> dict[str, int]:
     """Shut the providers down at interpreter exit, in at most ``timeout`` seconds; count and report what is lost.
 
     Returns ``{signal: items lost}`` (empty when everything left in time).

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_dashboards import MAY_BE_EMPTY, run_dashboard_workload
-from tests.helpers.net import free_port, wait_for_port
+from tests.helpers.net import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -192,5 +192,4 @@ def test_unreachable_backends_show_a_message_in_every_panel(browser: Any, stack:
         assert bad not in page.content() and str(closed) not in page.content()  # no backend URL in the page
         assert not errors, errors
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc, timeout=10)

@@ -25,7 +25,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
 from omie_otel.simulator import OmieSimulator, serve_in_thread
-from tests.helpers.net import free_port, wait_for_port
+from tests.helpers.net import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -61,24 +61,21 @@ def two_instances(stack: Any) -> Iterator[tuple[str, dict[str, subprocess.Popen[
                     OMIE_API_URL=sim_url + "v1/",
                     PYTHONPATH=str(ROOT),
                 )
-                log = open(stack.dir / "logs" / f"{service}-{instance}.log", "wb")  # noqa: SIM115 - the process owns it
-                procs[instance] = subprocess.Popen(
-                    [sys.executable, "-m", "examples.omie_mcp_server", "--transport", "http", "--port", str(port)],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+                # The child gets its own copy of the log's descriptor; ours is closed as soon as it is started.
+                with open(stack.dir / "logs" / f"{service}-{instance}.log", "wb") as log:
+                    procs[instance] = subprocess.Popen(
+                        [sys.executable, "-m", "examples.omie_mcp_server", "--transport", "http", "--port", str(port)],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
                 wait_for_port(port, procs[instance], timeout=60)
                 asyncio.run(_one_call(f"http://127.0.0.1:{port}/mcp"))
             yield service, procs
         finally:
             for proc in procs.values():
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                stop(proc, timeout=20)
 
 
 def test_one_instance_down_is_degraded_not_down(stack: Any, two_instances: Any, eventually: Any) -> None:

@@ -31,6 +31,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from tests.helpers.net import stop
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -331,9 +333,7 @@ def test_a_425_outage_reaches_email_and_slack_escalates_resolves_and_is_kept_in_
         assert slack.rejected == []
         assert probe.wait(timeout=60) == 0
     finally:
-        if probe.poll() is None:
-            probe.kill()
-            probe.wait()
+        stop(probe, timeout=10)
 
 
 def mail_subject_of(stack, prefix: str) -> str:

@@ -27,7 +27,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
 from omie_otel.simulator import OmieSimulator, serve_in_thread
-from tests.helpers.net import free_port, wait_for_port
+from tests.helpers.net import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -105,11 +105,7 @@ def app(stack: Any) -> Iterator[App]:
                 asyncio.run(_workload(the_app))
                 yield the_app
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                stop(proc, timeout=20)
 
 
 def _get(url: str, **params: Any) -> Any:
