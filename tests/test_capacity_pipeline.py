@@ -19,7 +19,7 @@ _spec.loader.exec_module(pipeline)
 
 def _step(**overrides: Any) -> dict[str, Any]:
     step: dict[str, Any] = {
-        "signal": "traces", "target_per_s": 10000.0, "accepted_per_s": 9990.0, "refused": 0, "send_failed": 0,
+        "signal": "traces", "target_per_s": 10000.0, "generated_per_s": 10000.0, "accepted_per_s": 9990.0, "refused": 0, "send_failed": 0,
         "enqueue_failed": 0, "queue_max": 3, "queue_capacity": 1000, "backend_per_s": 9985.0,
         "collector_cpu_pct": 40.0, "generator_cpu_pct": 30.0, "collector_rss_max_mib": 120.0,
     }
@@ -70,18 +70,34 @@ def test_a_step_is_judged_by_the_first_limit_it_hit() -> None:
     assert "memory_limiter" in _step(refused=5, enqueue_failed=9)["verdict"]
     assert "fila de envio cheia" in _step(enqueue_failed=9)["verdict"]
     assert "CPU do collector" in _step(accepted_per_s=7000.0, collector_cpu_pct=97.0)["verdict"]
-    assert "gerador" in _step(accepted_per_s=7000.0, generator_cpu_pct=99.0)["verdict"]
+    assert "aceitou menos do que o gerado" in _step(accepted_per_s=7000.0)["verdict"]
+    backpressure = _step(generated_per_s=7000.0, accepted_per_s=7000.0, collector_cpu_pct=97.0)["verdict"]
+    assert "backpressure" in backpressure
+    assert "núcleo do gerador" in _step(generated_per_s=7000.0, accepted_per_s=7000.0)["verdict"]
     assert "backend atrás" in _step(queue_max=800)["verdict"]
     assert "backend recebeu menos" in _step(backend_per_s=5000.0)["verdict"]
     assert _step(backend_per_s=None)["verdict"] is None
 
 
+def test_generated_items_are_read_from_telemetrygen_closing_lines() -> None:
+    log = (
+        '2026-12-03T12:00:00.000Z\tINFO\ttraces/worker.go:180\ttraces generated\t{"worker": 0, "traces": 700}\n'
+        '2026-12-03T12:00:00.000Z\tINFO\ttraces/worker.go:180\ttraces generated\t{"worker": 1, "traces": 650}\n'
+        "2026-12-03T12:00:00.000Z\tINFO\tstarting gRPC exporter\n"
+    )
+    assert pipeline.generated_items(log, "traces") == 2 * 1350
+    assert pipeline.generated_items(log, "logs") == 0
+    assert pipeline.generator_workers(80000) == 160 and pipeline.generator_workers(100) == 1
+
+
 def test_the_knee_is_the_best_healthy_step_and_the_first_broken_one() -> None:
     steps = [
-        _step(target_per_s=5000.0, accepted_per_s=5000.0, backend_per_s=5000.0, collector_cpu_pct=25.0),
+        _step(target_per_s=5000.0, generated_per_s=5000.0, accepted_per_s=5000.0, backend_per_s=5000.0,
+              collector_cpu_pct=25.0),
         _step(target_per_s=10000.0, accepted_per_s=9990.0, collector_cpu_pct=50.0),
-        _step(target_per_s=20000.0, accepted_per_s=14000.0, collector_cpu_pct=98.0),
-        _step(signal="logs", target_per_s=5000.0, accepted_per_s=5000.0, backend_per_s=5000.0),
+        _step(target_per_s=20000.0, generated_per_s=20000.0, accepted_per_s=14000.0, collector_cpu_pct=98.0),
+        _step(signal="logs", target_per_s=5000.0, generated_per_s=5000.0, accepted_per_s=5000.0,
+              backend_per_s=5000.0),
     ]
     found = pipeline.knee(steps)
     assert found["traces"]["max_healthy_per_s"] == 9990.0
@@ -90,4 +106,4 @@ def test_the_knee_is_the_best_healthy_step_and_the_first_broken_one() -> None:
     assert "CPU do collector" in found["traces"]["first_break"]
     assert found["logs"]["first_break"] is None and "metrics" not in found
     table = pipeline.collector_table(steps)
-    assert table.count("\n") == len(steps) + 1 and "| traces | 20000 | 14000 |" in table
+    assert table.count("\n") == len(steps) + 1 and "| traces | 20000 | 20000 | 14000 |" in table
