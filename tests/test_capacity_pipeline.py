@@ -73,7 +73,8 @@ def test_a_step_is_judged_by_the_first_limit_it_hit() -> None:
     assert "aceitou menos do que o gerado" in _step(accepted_per_s=7000.0)["verdict"]
     backpressure = _step(generated_per_s=7000.0, accepted_per_s=7000.0, collector_cpu_pct=97.0)["verdict"]
     assert "backpressure" in backpressure
-    assert "núcleo do gerador" in _step(generated_per_s=7000.0, accepted_per_s=7000.0)["verdict"]
+    # A generator that fell short on its own (the collector idle) is no break of the collector.
+    assert _step(generated_per_s=7000.0, accepted_per_s=7000.0)["verdict"] is None
     assert "backend atrás" in _step(queue_max=800)["verdict"]
     assert "backend recebeu menos" in _step(backend_per_s=5000.0)["verdict"]
     assert _step(backend_per_s=None)["verdict"] is None
@@ -106,4 +107,4 @@ def test_the_knee_is_the_best_healthy_step_and_the_first_broken_one() -> None:
     assert "CPU do collector" in found["traces"]["first_break"]
     assert found["logs"]["first_break"] is None and "metrics" not in found
     table = pipeline.collector_table(steps)
-    assert table.count("\n") == len(steps) + 1 and "| traces | 20000 | 20000 | 14000 |" in table
+    assert table.count("\n") == len(steps) + 1 and "| traces | 20000.0 | 20000 | 14000 |" in table

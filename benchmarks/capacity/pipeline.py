@@ -57,11 +57,8 @@ SIGNALS = ("traces", "metrics", "logs")
 #: What each signal's items are called in the collector's own metrics, and which exporter sends them on.
 ITEM = {"traces": "spans", "metrics": "metric_points", "logs": "log_records"}
 EXPORTER = {"traces": "otlp_grpc/jaeger", "metrics": "prometheus_remote_write", "logs": "otlp_http/logs"}
-DEFAULT_RATES = {
-    "traces": "5000,10000,20000,40000,80000",
-    "metrics": "5000,10000,20000,40000,80000",
-    "logs": "5000,10000,20000,40000,80000",
-}
+#: 0 = as fast as telemetrygen goes (the step that finds the collector's ceiling when the paced ones do not).
+DEFAULT_RATES = {"traces": "5000,10000,20000,0", "metrics": "5000,10000,20000,0", "logs": "5000,10000,20000,0"}
 #: A step is healthy when the collector took at least this share of the offered rate ...
 TAKEN_SHARE = 0.95
 #: ... and its busiest sending queue stayed below this share of its capacity.
@@ -120,10 +117,10 @@ def verdict(step: dict[str, Any]) -> str | None:
         if step["collector_cpu_pct"] >= 85:
             return "CPU do collector saturada (1 núcleo): aceitou menos do que o gerado"
         return "o collector aceitou menos do que o gerado"
-    if step["generated_per_s"] < TAKEN_SHARE * step["target_per_s"]:
-        if step["collector_cpu_pct"] >= 85:
-            return "CPU do collector saturada (1 núcleo): o gerador foi freado (backpressure)"
-        return "o gerador não alcançou a taxa pedida (núcleo do gerador)"
+    if step["collector_cpu_pct"] >= 85 and (
+        not step["target_per_s"] or step["generated_per_s"] < TAKEN_SHARE * step["target_per_s"]
+    ):
+        return "CPU do collector saturada (1 núcleo): o gerador foi freado (backpressure)"
     if step["queue_capacity"] and step["queue_max"] > QUEUE_SHARE * step["queue_capacity"]:
         return "fila de envio crescendo (backend atrás)"
     if step["backend_per_s"] is not None and step["backend_per_s"] < TAKEN_SHARE * step["accepted_per_s"]:
@@ -166,7 +163,7 @@ def collector_table(steps: Sequence[dict[str, Any]]) -> str:
     for s in steps:
         backend = "—" if s["backend_per_s"] is None else f"{s['backend_per_s']:.0f}"
         rows.append(
-            f"| {s['signal']} | {s['target_per_s']:.0f} | {s['generated_per_s']:.0f} | {s['accepted_per_s']:.0f} | {backend} | {s['refused']} "
+            f"| {s['signal']} | {s['target_per_s'] or 'máx.'} | {s['generated_per_s']:.0f} | {s['accepted_per_s']:.0f} | {backend} | {s['refused']} "
             f"| {s['send_failed'] + s['enqueue_failed']} | {s['queue_max']}/{s['queue_capacity']} "
             f"| {s['collector_cpu_pct']} | {s['collector_rss_max_mib']} | {s['generator_cpu_pct']} "
             f"| {s['verdict'] or 'ok'} |"
@@ -313,8 +310,40 @@ def _collector_counts(urls: Urls, signal: str) -> dict[str, float]:
 PER_WORKER_RATE = 500
 
 
+#: Rate 0 = as fast as telemetrygen goes, with this many workers (or metric processes).
+UNTHROTTLED_WORKERS = 8
+#: Metrics: one telemetrygen process per this many points/s, one worker each (see generator_commands).
+PER_METRICS_PROCESS = 1000
+
+
 def generator_workers(rate: float) -> int:
-    return max(1, math.ceil(rate / PER_WORKER_RATE))
+    return max(1, math.ceil(rate / PER_WORKER_RATE)) if rate else UNTHROTTLED_WORKERS
+
+
+def generator_commands(tg: Path, endpoint: str, signal: str, rate: float, seconds: float, cpu: str) -> list[list[str]]:
+    """The telemetrygen command lines of one step (rate 0 = unthrottled)."""
+    base = [
+        "taskset", "-c", cpu, str(tg), signal, "--otlp-endpoint", endpoint, "--otlp-insecure",
+        "--duration", f"{seconds:g}s", "--service", SERVICE, "--allow-export-failures", "--interval", "3600s",
+    ]
+    if signal != "metrics":
+        workers = generator_workers(rate)
+        extra = ["--workers", str(workers), "--rate", f"{rate / workers:g}", "--batch-size", "512"]
+        if signal == "traces":
+            extra += ["--child-spans", "1"]  # 2 spans per trace, like a tool call and its Omie call
+        return [base + extra]
+    # Metrics: each series gets one point per second (telemetrygen's "timebox" attribute, reset every second), as when
+    # many SDKs push their series. The workers of one process share the timebox, and their buffers reach the
+    # collector out of order, which Prometheus refuses ("out of order sample"); so one worker per process, and the
+    # processes' series kept apart by an attribute.
+    count = max(1, math.ceil(rate / PER_METRICS_PROCESS)) if rate else UNTHROTTLED_WORKERS
+    return [
+        base + [
+            "--workers", "1", "--rate", f"{rate / count:g}", "--batch-size", "1000", "--unique-timeseries",
+            "--unique-timeseries-duration", "1s", "--telemetry-attributes", f"gen={i}",
+        ]
+        for i in range(count)
+    ]
 
 
 def generated_items(log: str, signal: str) -> int:
@@ -328,26 +357,16 @@ def generated_items(log: str, signal: str) -> int:
 def collector_step(
     tg: Path, urls: Urls, pid: int, signal: str, rate: float, seconds: float, load_cpu: str
 ) -> dict[str, Any]:
-    workers = generator_workers(rate)
-    cmd = [
-        "taskset", "-c", load_cpu, str(tg), signal, "--otlp-endpoint", urls.otlp_grpc, "--otlp-insecure",
-        "--workers", str(workers), "--rate", str(rate / workers), "--duration", f"{seconds:g}s",
-        "--service", SERVICE, "--allow-export-failures", "--interval", "3600s",
-    ]
-    if signal == "traces":
-        cmd += ["--child-spans", "1"]  # 2 spans per trace, like a tool call and its Omie call
-    if signal == "metrics":
-        # One point per series per second (the series are telemetrygen's "timebox" attribute): like many SDKs each
-        # pushing their series, and no two samples of one series within a remote-write batch.
-        cmd += ["--unique-timeseries", "--unique-timeseries-duration", "1s"]
+    cmds = generator_commands(tg, urls.otlp_grpc, signal, rate, seconds, load_cpu)
+    workers = len(cmds) if signal == "metrics" else generator_workers(rate)
     before, backend0 = _collector_counts(urls, signal), backend_count(urls, signal)
     cpu0, rusage0 = proc_cpu_seconds(pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     queue_max, rss_max = 0.0, proc_rss_mib(pid)
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"telemetrygen-{os.getpid()}.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        while proc.poll() is None:
+        procs = [subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT) for cmd in cmds]
+        while any(proc.poll() is None for proc in procs):
             time.sleep(0.5)
             counts = _collector_counts(urls, signal)
             queue_max, rss_max = max(queue_max, counts["queue_size"]), max(rss_max, proc_rss_mib(pid))
@@ -427,12 +446,7 @@ def run_outage(
     rss0 = proc_rss_mib(pid)
     _stack("stop", "jaeger")
     timeline: list[dict[str, Any]] = []
-    workers = generator_workers(rate)
-    cmd = [
-        "taskset", "-c", load_cpu, str(tg), "traces", "--otlp-endpoint", urls.otlp_grpc, "--otlp-insecure",
-        "--workers", str(workers), "--rate", str(rate / workers), "--duration", f"{seconds:g}s", "--child-spans", "1",
-        "--service", SERVICE, "--allow-export-failures", "--interval", "3600s",
-    ]
+    cmd = generator_commands(tg, urls.otlp_grpc, "traces", rate, seconds, load_cpu)[0]
     t0 = time.monotonic()
     try:
         with open(os.devnull, "w") as quiet:
@@ -601,16 +615,16 @@ def plot(collector: dict[str, Any], path: Path) -> None:
         steps = [s for s in collector["steps"] if s["signal"] == signal]
         if not steps:
             continue
-        x = [s["target_per_s"] for s in steps]
+        x = [s["generated_per_s"] for s in steps]
         top.plot(x, [s["accepted_per_s"] for s in steps], style, label=f"{ITEM[signal]} aceitos/s")
         bottom.plot(x, [s["collector_cpu_pct"] for s in steps], style, label=f"{ITEM[signal]}")
-    every = [s["target_per_s"] for s in collector["steps"]]
+    every = [s["generated_per_s"] for s in collector["steps"]]
     if every:
         top.plot([min(every), max(every)], [min(every), max(every)], ":", color="gray", label="oferecido")
     bottom.axhline(100, color="red", linewidth=1, label="1 núcleo")
     top.set_ylabel("itens/s aceitos pelo collector")
     bottom.set_ylabel("CPU do collector (% de 1 núcleo)")
-    bottom.set_xlabel("itens/s oferecidos (telemetrygen)")
+    bottom.set_xlabel("itens/s gerados (telemetrygen)")
     for ax in (top, bottom):
         ax.set_xscale("log")
         ax.grid(True, alpha=0.3)
@@ -646,7 +660,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.rates = {s: parse_rates(getattr(args, f"{s}_rates")) for s in SIGNALS}
+        args.rates = {s: parse_rates(getattr(args, f"{s}_rates"), allow_zero=True) for s in SIGNALS}
         args.sdk_rates = parse_rates(args.sdk_rates, allow_zero=True)
         args.sdk_dead_rates = parse_rates(args.sdk_dead_rates)
     except ValueError as exc:
