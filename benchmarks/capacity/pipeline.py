@@ -620,7 +620,7 @@ def plot(collector: dict[str, Any], path: Path) -> None:
         bottom.plot(x, [s["collector_cpu_pct"] for s in steps], style, label=f"{ITEM[signal]}")
     every = [s["generated_per_s"] for s in collector["steps"]]
     if every:
-        top.plot([min(every), max(every)], [min(every), max(every)], ":", color="gray", label="oferecido")
+        top.plot([min(every), max(every)], [min(every), max(every)], ":", color="gray", label="aceito = gerado")
     bottom.axhline(100, color="red", linewidth=1, label="1 núcleo")
     top.set_ylabel("itens/s aceitos pelo collector")
     bottom.set_ylabel("CPU do collector (% de 1 núcleo)")
