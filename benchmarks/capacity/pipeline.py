@@ -501,7 +501,7 @@ def run_outage(
 def run_collector(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     tg = telemetrygen()
     urls = Urls(env)
-    restart_collector(args.collector_cpu)
+    restart_collector(args.collector_cpu, args.collector_overlay)
     for name in ("jaeger", "prometheus", "victorialogs"):
         pin(stack_pid(env, name), args.load_cpu)
     pid = stack_pid(env, "otelcol")
@@ -646,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--after-break", type=int, default=1, help="steps run past the first broken one [1]")
     parser.add_argument("--collector-cpu", default="1", help="the collector's core [1]")
     parser.add_argument("--load-cpu", default="0", help="telemetrygen's and the backends' core(s) [0]")
+    parser.add_argument("--collector-overlay", type=Path, help="one more --config for the pinned collector")
     parser.add_argument("--outage-rate", type=float, default=5000, help="spans/s while Jaeger is down [5000]")
     parser.add_argument("--outage-seconds", type=float, default=40, help="Jaeger-down scenario length, 0 = skip [40]")
     parser.add_argument("--sdk-cpu", default="0", help="the SDK process's core [0]")
