@@ -648,7 +648,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--load-cpu", default="0", help="telemetrygen's and the backends' core(s) [0]")
     parser.add_argument("--collector-overlay", type=Path, help="one more --config for the pinned collector")
     parser.add_argument("--outage-rate", type=float, default=5000, help="spans/s while Jaeger is down [5000]")
-    parser.add_argument("--outage-seconds", type=float, default=40, help="Jaeger-down scenario length, 0 = skip [40]")
+    parser.add_argument(
+        "--outage-seconds", type=float, default=60, help="Jaeger-down scenario length, 0 = skip [60]"
+    )
     parser.add_argument("--sdk-cpu", default="0", help="the SDK process's core [0]")
     parser.add_argument("--sdk-rates", default="1000,2000,4000,8000,0", help="spans/s, 0 = as fast as it goes")
     parser.add_argument("--sdk-dead-rates", default="100,300", help="spans/s against an unreachable collector")
