@@ -107,4 +107,5 @@ def test_the_knee_is_the_best_healthy_step_and_the_first_broken_one() -> None:
     assert "CPU do collector" in found["traces"]["first_break"]
     assert found["logs"]["first_break"] is None and "metrics" not in found
     table = pipeline.collector_table(steps)
-    assert table.count("\n") == len(steps) + 1 and "| traces | 20000.0 | 20000 | 14000 |" in table
+    assert table.count("\n") == len(steps) + 1 and "| traces | 20000 | 20000 | 14000 |" in table
+    assert table.splitlines()[1].startswith("|---|---:|") and table.splitlines()[1].endswith("|---|")

@@ -153,40 +153,45 @@ def knee(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A Markdown table: the text columns left-aligned, the numbers right-aligned."""
+    align = ["---" if h in ("sinal", "collector", "ajuste", "resultado") else "---:" for h in header]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def collector_table(steps: Sequence[dict[str, Any]]) -> str:
-    head = (
-        "| sinal | pedido/s | gerado/s | aceito pelo collector/s | chegou ao backend/s | recusado | falha envio "
-        "| fila máx/capac. | CPU collector (% de 1 núcleo) | RSS (MiB) | CPU gerador (%) | resultado |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    header = (
+        "sinal", "pedido/s", "gerado/s", "aceito pelo collector/s", "chegou ao backend/s", "recusado", "falha envio",
+        "fila máx/capac.", "CPU collector (% de 1 núcleo)", "RSS (MiB)", "CPU gerador (%)", "resultado",
     )
-    rows = []
-    for s in steps:
-        backend = "—" if s["backend_per_s"] is None else f"{s['backend_per_s']:.0f}"
-        rows.append(
-            f"| {s['signal']} | {s['target_per_s'] or 'máx.'} | {s['generated_per_s']:.0f} | {s['accepted_per_s']:.0f} | {backend} | {s['refused']} "
-            f"| {s['send_failed'] + s['enqueue_failed']} | {s['queue_max']}/{s['queue_capacity']} "
-            f"| {s['collector_cpu_pct']} | {s['collector_rss_max_mib']} | {s['generator_cpu_pct']} "
-            f"| {s['verdict'] or 'ok'} |"
+    return markdown_table(header, (
+        (
+            s["signal"], f"{s['target_per_s']:.0f}" if s["target_per_s"] else "máx.", f"{s['generated_per_s']:.0f}", f"{s['accepted_per_s']:.0f}",
+            "—" if s["backend_per_s"] is None else f"{s['backend_per_s']:.0f}", s["refused"],
+            s["send_failed"] + s["enqueue_failed"], f"{s['queue_max']}/{s['queue_capacity']}",
+            s["collector_cpu_pct"], s["collector_rss_max_mib"], s["generator_cpu_pct"], s["verdict"] or "ok",
         )
-    return head + "\n".join(rows)
+        for s in steps
+    ))
 
 
 def sdk_table(steps: Sequence[dict[str, Any]]) -> str:
-    head = (
-        "| collector | ajuste | alvo (spans/s) | gerados/s | descartados (queue_full) | 1º descarte após (s) "
-        "| fila máx/capac. | exportados | falhas | CPU do processo (%) | RSS (MiB) |\n"
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    header = (
+        "collector", "ajuste", "alvo (spans/s)", "gerados/s", "descartados (queue_full)", "1º descarte após (s)",
+        "fila máx/capac.", "exportados", "falhas", "CPU do processo (%)", "RSS (MiB)",
     )
-    rows = []
-    for s in steps:
-        target = "máx." if not s["target_spans_per_s"] else f"{s['target_spans_per_s']:.0f}"
-        first = "—" if s["first_drop_after_s"] is None else s["first_drop_after_s"]
-        rows.append(
-            f"| {s['collector']} | {s['knob']} | {target} | {s['made_per_s']:.0f} | {s['dropped_queue_full']} "
-            f"| {first} | {s['max_queue']}/{s['queue_capacity']} | {s['exported']} | {s['export_failed']} "
-            f"| {s['process_cpu_pct']} | {s['rss_mib']} |"
+    return markdown_table(header, (
+        (
+            s["collector"], s["knob"], f"{s['target_spans_per_s']:.0f}" if s["target_spans_per_s"] else "máx.",
+            f"{s['made_per_s']:.0f}", s["dropped_queue_full"],
+            "—" if s["first_drop_after_s"] is None else s["first_drop_after_s"],
+            f"{s['max_queue']}/{s['queue_capacity']}", s["exported"], s["export_failed"], s["process_cpu_pct"],
+            s["rss_mib"],
         )
-    return head + "\n".join(rows)
+        for s in steps
+    ))
 
 
 # -------------------------------------------------------------------------------------------------- stack ---
