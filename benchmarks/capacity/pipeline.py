@@ -168,7 +168,8 @@ def collector_table(steps: Sequence[dict[str, Any]]) -> str:
     )
     return markdown_table(header, (
         (
-            s["signal"], f"{s['target_per_s']:.0f}" if s["target_per_s"] else "máx.", f"{s['generated_per_s']:.0f}", f"{s['accepted_per_s']:.0f}",
+            s["signal"], f"{s['target_per_s']:.0f}" if s["target_per_s"] else "máx.",
+            f"{s['generated_per_s']:.0f}", f"{s['accepted_per_s']:.0f}",
             "—" if s["backend_per_s"] is None else f"{s['backend_per_s']:.0f}", s["refused"],
             s["send_failed"] + s["enqueue_failed"], f"{s['queue_max']}/{s['queue_capacity']}",
             s["collector_cpu_pct"], s["collector_rss_max_mib"], s["generator_cpu_pct"], s["verdict"] or "ok",
