@@ -339,9 +339,9 @@ def generator_commands(tg: Path, endpoint: str, signal: str, rate: float, second
             extra += ["--child-spans", "1"]  # 2 spans per trace, like a tool call and its Omie call
         return [base + extra]
     # Metrics: each series gets one point per second (telemetrygen's "timebox" attribute, reset every second), as when
-    # many SDKs push their series. The workers of one process share the timebox, and their buffers reach the
-    # collector out of order, which Prometheus refuses ("out of order sample"); so one worker per process, and the
-    # processes' series kept apart by an attribute.
+    # many SDKs push their series. One worker per process (the workers of a process share the timebox and their
+    # buffers interleave), the processes' series kept apart by an attribute. Prometheus still refuses part of the
+    # samples as "out of order" (also with one remote-write consumer): docs/capacity.md reports it as such.
     count = max(1, math.ceil(rate / PER_METRICS_PROCESS)) if rate else UNTHROTTLED_WORKERS
     return [
         base + [
