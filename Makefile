@@ -83,3 +83,11 @@ browser:
 .PHONY: options-table
 options-table: $(STAMP)
 	$(BIN)/python scripts/options_table.py
+
+# The telemetry pipeline's break points (not part of `make test`; ~10 min; uses or starts the stack of
+# STACK_PORT_OFFSET): the collector on one core driven by telemetrygen (tools/telemetrygen, built and cached), and one
+# process's SDK queue through instrument(). Writes docs/capacity/pipeline-results.json.
+.PHONY: capacity-pipeline
+capacity-pipeline: $(STAMP)
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,capacity]'
+	$(BIN)/python benchmarks/capacity/pipeline.py
