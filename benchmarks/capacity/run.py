@@ -46,14 +46,13 @@ from locust.env import Environment  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _collector import counters  # noqa: E402
+from _knee import P95_LIMIT_S, first_failure, knee, next_bisection_rate  # noqa: E402
 from mcp_user import McpArrivals, McpSession, tool_call  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_SH = ROOT / "scripts" / "stack.sh"
-P95_LIMIT_S = 2.0
-ERROR_LIMIT = 0.01
 RATES = {
-    "omie": [60, 120, 240, 480, 960, 1920],
+    "omie": [60, 120, 240, 480, 960, 1920, 3840, 7680],
     "servidor": [300, 600, 1200, 2400, 4800, 9600, 19200],
 }
 SIM_LIMITS_LIFTED = {
@@ -259,42 +258,44 @@ def run_step(pair: Pair, rate_per_min: float, seconds: float, metrics_url: str |
     return result
 
 
-def passes(step: dict[str, Any]) -> bool:
-    return step["p95_s"] is not None and step["p95_s"] < P95_LIMIT_S and step["error_pct"] < ERROR_LIMIT * 100
-
-
-def knee(steps: list[dict[str, Any]]) -> float | None:
-    """The highest offered rate before the first step that misses p95 < 2 s or errors < 1 %."""
-    best = None
-    for step in steps:
-        if not passes(step):
-            break
-        best = step["offered_rpm"]
-    return best
-
-
-def run_profile(profile: str, seconds: float, logs: Path, stack: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+def run_profile(
+    profile: str, seconds: float, logs: Path, stack: dict[str, str], bisections: int, resolution: float
+) -> dict[str, list[dict[str, Any]]]:
+    """Coarse steps (doubling) for both variants, alternating; then up to ``bisections`` rounds per variant between
+    its last pass and its first failure, still alternating, so a knee is known to within ``resolution`` (a fraction)
+    or one bisection interval."""
     pairs: dict[str, Pair] = {}
     steps: dict[str, list[dict[str, Any]]] = {"bare": [], "instrumented": []}
     try:
         for variant in ("bare", "instrumented"):
             pairs[variant] = Pair(variant, profile, logs, stack["OTELCOL_OTLP_HTTP_ENDPOINT"])
+
+        def measure(variant: str, rate: float, phase: str) -> None:
+            metrics = stack["OTELCOL_METRICS_URL"] if variant == "instrumented" else None
+            step = run_step(pairs[variant], rate, seconds, metrics) | {"phase": phase}
+            steps[variant].append(step)
+            print(
+                f"{profile:9} {variant:12} {phase:6} offered {rate:6} req/min  achieved {step['achieved_rpm']:7}  "
+                f"p95 {step['p95_s'] or float('nan'):6.2f} s  errors {step['error_pct']:5.1f} %  "
+                f"cpu {step['server_cpu_pct']:5.1f} %  rss {step['server_rss_mib']} MiB  {step.get('collector', '')}",
+                flush=True,
+            )
+            gevent.sleep(2)
+
         for rate in RATES[profile]:
-            for variant, pair in pairs.items():
-                if steps[variant] and not passes(steps[variant][-1]):
-                    continue  # past its knee already
-                metrics = stack["OTELCOL_METRICS_URL"] if variant == "instrumented" else None
-                step = run_step(pair, rate, seconds, metrics)
-                steps[variant].append(step)
-                print(
-                    f"{profile:9} {variant:12} offered {rate:6} req/min  achieved {step['achieved_rpm']:7}  "
-                    f"p95 {step['p95_s'] or float('nan'):6.2f} s  errors {step['error_pct']:5.1f} %  "
-                    f"cpu {step['server_cpu_pct']:5.1f} %  rss {step['server_rss_mib']} MiB  {step.get('collector', '')}",
-                    flush=True,
-                )
-                gevent.sleep(2)
-            if all(not passes(s[-1]) for s in steps.values()):
+            for variant in pairs:
+                if first_failure(steps[variant]) is None:  # past its knee already otherwise
+                    measure(variant, rate, "degrau")
+            if all(first_failure(s) is not None for s in steps.values()):
                 break
+        for round_ in range(bisections):
+            order = list(pairs) if round_ % 2 == 0 else list(reversed(pairs))
+            todo = {v: next_bisection_rate(steps[v], resolution) for v in order}
+            if all(rate is None for rate in todo.values()):
+                break
+            for variant in order:
+                if todo[variant] is not None:
+                    measure(variant, todo[variant], "bissec")
     finally:
         for pair in pairs.values():
             pair.stop()
@@ -320,15 +321,21 @@ def markdown(results: dict[str, Any]) -> str:
                 for s in steps[variant]:
                     if s["offered_rpm"] == rate:
                         lines.append(
-                            f"| {rate} | {'sem' if variant == 'bare' else 'com'} instrument() | {s['achieved_rpm']:.0f} "
+                            f"| {rate:.0f}{' (bissecção)' if s.get('phase') == 'bissec' else ''} "
+                            f"| {'sem' if variant == 'bare' else 'com'} instrument() | {s['achieved_rpm']:.0f} "
                             f"| {_ms(s['p50_s'])} | {_ms(s['p95_s'])} | {_ms(s['p99_s'])} | {s['error_pct']:.1f} "
                             f"| {s['server_cpu_pct']:.0f} | {s['server_rss_mib']:.0f} |"
                         )
         k = results["knees"][profile]
         ratio = f"{k['ratio'] * 100:.0f} %" if k["ratio"] is not None else "—"
+
+        def fail(rate: float | None) -> str:
+            return f"1ª falha a {rate:.0f}" if rate is not None else "nenhum degrau falhou"
+
         lines.append(
-            f"\nJoelho: sem instrument() {k['bare']} req/min, com instrument() {k['instrumented']} req/min "
-            f"(razão {ratio})."
+            f"\nJoelho: sem instrument() {k['bare']} req/min ({fail(k.get('bare_first_failure'))}), "
+            f"com instrument() {k['instrumented']} req/min ({fail(k.get('instrumented_first_failure'))}); "
+            f"razão {ratio}."
         )
     return "\n".join(lines)
 
@@ -343,7 +350,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(2, len(profiles), figsize=(6 * len(profiles), 8), squeeze=False)
     for col, profile in enumerate(profiles):
         for variant, style in (("bare", "o-"), ("instrumented", "s--")):
-            steps = results["profiles"][profile][variant]
+            steps = sorted(results["profiles"][profile][variant], key=lambda s: s["offered_rpm"])
             x = [s["offered_rpm"] for s in steps]
             label = "sem instrument()" if variant == "bare" else "com instrument()"
             axes[0][col].plot(x, [(s["p95_s"] or float("nan")) * 1000 for s in steps], style, label=f"p95 {label}")
@@ -368,6 +375,8 @@ def main() -> int:
     parser.add_argument("--profiles", default="omie,servidor")
     parser.add_argument("--step-seconds", type=float, default=15)
     parser.add_argument("--out", default=str(ROOT / "docs" / "capacity"))
+    parser.add_argument("--bisections", type=int, default=4, help="rounds between last pass and first failure")
+    parser.add_argument("--resolution", type=float, default=0.05, help="stop bisecting within this fraction")
     args = parser.parse_args()
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
     unknown = [p for p in profiles if p not in RATES]
@@ -393,11 +402,15 @@ def main() -> int:
     }
     try:
         for profile in profiles:
-            results["profiles"][profile] = steps = run_profile(profile, args.step_seconds, logs, stack)
+            results["profiles"][profile] = steps = run_profile(
+                profile, args.step_seconds, logs, stack, args.bisections, args.resolution
+            )
             k_bare, k_instr = knee(steps["bare"]), knee(steps["instrumented"])
             results["knees"][profile] = {
                 "bare": k_bare,
                 "instrumented": k_instr,
+                "bare_first_failure": first_failure(steps["bare"]),
+                "instrumented_first_failure": first_failure(steps["instrumented"]),
                 "ratio": (k_instr / k_bare) if k_bare and k_instr else None,
             }
     finally:
