@@ -109,3 +109,13 @@ def test_the_knee_is_the_best_healthy_step_and_the_first_broken_one() -> None:
     table = pipeline.collector_table(steps)
     assert table.count("\n") == len(steps) + 1 and "| traces | 20000 | 20000 | 14000 |" in table
     assert table.splitlines()[1].startswith("|---|---:|") and table.splitlines()[1].endswith("|---|")
+
+
+def test_each_metrics_generator_process_is_its_own_instance_and_prometheus_refusals_break_a_step() -> None:
+    # One resource shared by several processes made their target_info series reach Prometheus out of order.
+    cmds = pipeline.generator_commands(Path("tg"), "127.0.0.1:4317", "metrics", 3000, 5, "0")
+    instances = [cmd[cmd.index("--otlp-attributes") + 1] for cmd in cmds]
+    assert len(cmds) == 3 and len(set(instances)) == 3
+    assert all(i.startswith("service.instance.id=") for i in instances)
+    assert _step(signal="metrics", write_refused=0, out_of_order=0)["verdict"] is None
+    assert "Prometheus recusou" in (_step(signal="metrics", write_refused=2, out_of_order=1)["verdict"] or "")

@@ -113,6 +113,8 @@ def verdict(step: dict[str, Any]) -> str | None:
         return "fila de envio cheia (otelcol_exporter_enqueue_failed)"
     if step["send_failed"]:
         return "exportação falhou (otelcol_exporter_send_failed)"
+    if step.get("write_refused") or step.get("out_of_order"):
+        return "Prometheus recusou escrita (remote write com código não 2xx ou amostra fora de ordem)"
     if step["accepted_per_s"] < TAKEN_SHARE * step["generated_per_s"]:
         if step["collector_cpu_pct"] >= 85:
             return "CPU do collector saturada (1 núcleo): aceitou menos do que o gerado"
@@ -296,6 +298,18 @@ def backend_count(urls: Urls, signal: str) -> float:
     return total(_scrape(f"{urls.victorialogs}/metrics"), "vl_rows_ingested")
 
 
+def prometheus_write_counts(urls: Urls) -> dict[str, float]:
+    """Prometheus' side of remote write: requests answered 2xx / not, and samples refused as out of order."""
+    samples = _scrape(f"{urls.prometheus}/metrics")
+    writes = [(labels, value) for name, labels, value in samples
+              if name == "prometheus_http_requests_total" and labels.get("handler") == "/api/v1/write"]
+    return {
+        "write_ok": sum(v for labels, v in writes if labels.get("code", "").startswith("2")),
+        "write_refused": sum(v for labels, v in writes if not labels.get("code", "").startswith("2")),
+        "out_of_order": total(samples, "prometheus_tsdb_out_of_order_samples_total"),
+    }
+
+
 def _collector_counts(urls: Urls, signal: str) -> dict[str, float]:
     samples = _scrape(urls.collector)
     item, exporter = ITEM[signal], EXPORTER[signal]
@@ -339,14 +353,15 @@ def generator_commands(tg: Path, endpoint: str, signal: str, rate: float, second
             extra += ["--child-spans", "1"]  # 2 spans per trace, like a tool call and its Omie call
         return [base + extra]
     # Metrics: each series gets one point per second (telemetrygen's "timebox" attribute, reset every second), as when
-    # many SDKs push their series. One worker per process (the workers of a process share the timebox and their
-    # buffers interleave), the processes' series kept apart by an attribute. Prometheus still refuses part of the
-    # samples as "out of order" (also with one remote-write consumer): docs/capacity.md reports it as such.
+    # many SDKs push their series: a process at R points/s keeps R series. One worker per process (the workers of a
+    # process share the timebox and their buffers interleave), and each process is its own SDK instance
+    # (service.instance.id -> the "instance" label): processes sharing one resource shared its target_info series,
+    # whose samples then reached Prometheus out of order and made it refuse the whole write request (HTTP 400).
     count = max(1, math.ceil(rate / PER_METRICS_PROCESS)) if rate else UNTHROTTLED_WORKERS
     return [
         base + [
             "--workers", "1", "--rate", f"{rate / count:g}", "--batch-size", "1000", "--unique-timeseries",
-            "--unique-timeseries-duration", "1s", "--telemetry-attributes", f"gen={i}",
+            "--unique-timeseries-duration", "1s", "--otlp-attributes", f'service.instance.id="gen-{i}"',
         ]
         for i in range(count)
     ]
@@ -366,6 +381,7 @@ def collector_step(
     cmds = generator_commands(tg, urls.otlp_grpc, signal, rate, seconds, load_cpu)
     workers = len(cmds) if signal == "metrics" else generator_workers(rate)
     before, backend0 = _collector_counts(urls, signal), backend_count(urls, signal)
+    writes0 = prometheus_write_counts(urls) if signal == "metrics" else {}
     cpu0, rusage0 = proc_cpu_seconds(pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     queue_max, rss_max = 0.0, proc_rss_mib(pid)
@@ -424,6 +440,7 @@ def collector_step(
     }
     if signal == "metrics":
         step["backend_per_s"] = None if step["backend_received"] < 0 else step["backend_per_s"]
+        step.update({k: int(v - writes0[k]) for k, v in prometheus_write_counts(urls).items()})
     step["verdict"] = verdict(step)
     return step
 
