@@ -103,3 +103,48 @@ def test_metric_export_interval_is_honoured(interval: str) -> None:
     exports = out.stdout.count('"resource_metrics"')
     # 200 ms: a few periodic exports in the ~0.3 s+ the process lives, plus the one at exit; 60 s: only the one at exit
     assert (exports >= 2) if interval == "200" else (exports == 1), exports
+
+
+def _resource_of_configured_providers(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, object]:
+    from omie_otel._setup import configure_from_env
+
+    for name in [k for k in os.environ if k.startswith("OTEL_")]:
+        monkeypatch.delenv(name)
+    for name, value in {"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none", **env}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OTEL_LOGS_EXPORTER", "none")
+    providers = configure_from_env("instancias")
+    assert providers is not None
+    try:
+        return dict(providers.tracer_provider.resource.attributes)
+    finally:
+        for provider in (providers.tracer_provider, providers.meter_provider, providers.logger_provider):
+            provider.shutdown()
+
+
+def test_every_process_gets_its_own_service_instance_id_even_on_an_sdk_that_adds_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two processes of one service without distinct instance ids write the same Prometheus series, and remote write
+    # refuses whole requests as out of order. Recent SDKs add a random id; the oldest SDK we accept (1.30) does not.
+    from opentelemetry.sdk.resources import Resource
+
+    import omie_otel._setup as setup
+
+    real_create = Resource.create
+
+    def old_sdk_create(attributes: dict[str, object] | None = None) -> Resource:
+        made = real_create(attributes)
+        return Resource({k: v for k, v in made.attributes.items() if k != "service.instance.id"})
+
+    monkeypatch.setattr(setup.Resource, "create", staticmethod(old_sdk_create))
+    first = _resource_of_configured_providers(monkeypatch)
+    second = _resource_of_configured_providers(monkeypatch)
+    assert first["service.name"] == "instancias"
+    ids = {first.get("service.instance.id"), second.get("service.instance.id")}
+    assert None not in ids and len(ids) == 2, ids
+
+
+def test_a_service_instance_id_the_user_set_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    attrs = _resource_of_configured_providers(monkeypatch, OTEL_RESOURCE_ATTRIBUTES="service.instance.id=vm-7-pid-42")
+    assert attrs["service.instance.id"] == "vm-7-pid-42"

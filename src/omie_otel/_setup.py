@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -152,6 +153,11 @@ def configure_from_env(service_name: str | None, environ: Mapping[str, str] | No
     resource = Resource.create(attrs)
     if service_name is None and str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: "omie-mcp-server"}))
+    if not resource.attributes.get(SERVICE_INSTANCE_ID):
+        # Recent SDKs add a random one; older ones (we accept >= 1.30) do not. Without it, two processes of one
+        # service write the same Prometheus series (instance = service.instance.id) and remote write refuses whole
+        # requests as out of order (docs/capacity.md).
+        resource = resource.merge(Resource({SERVICE_INSTANCE_ID: str(uuid.uuid4())}))
 
     # shutdown_on_exit=False: the SDK's own exit hook waits as long as a dead collector makes it; omie-otel's
     # (registered by instrument(), see omie_otel._shutdown) gives up after shutdown_timeout and counts what is lost.
