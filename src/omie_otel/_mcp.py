@@ -126,12 +126,20 @@ def note_session_connection(connection: Any) -> None:
 
 
 # --- request facts, read defensively across FastMCP / mcp versions ---------------------------------------------------
+_UNRESOLVED: Any = object()
+_request_ctx_var: Any = _UNRESOLVED  # FastMCP >= 4's request context variable, looked up once (None: older FastMCP)
+_modern_versions: Any = _UNRESOLVED  # mcp >= 2's sessionless protocol versions, looked up once (empty: mcp 1.x)
+
+
 def _fastmcp_request_ctx() -> Any:
-    try:
-        from fastmcp.server.dependencies import fastmcp_request_ctx  # FastMCP >= 4
-    except ImportError:
-        return None
-    return fastmcp_request_ctx.get()
+    global _request_ctx_var  # noqa: PLW0603 - a per-process cache: an import per call cost ~10 us, 4 calls a request
+    if _request_ctx_var is _UNRESOLVED:
+        try:
+            from fastmcp.server.dependencies import fastmcp_request_ctx  # FastMCP >= 4
+        except ImportError:
+            fastmcp_request_ctx = None
+        _request_ctx_var = fastmcp_request_ctx
+    return None if _request_ctx_var is None else _request_ctx_var.get()
 
 
 def _request_context(mw_context: Any) -> Any:
@@ -237,13 +245,16 @@ def _protocol_version(rc: Any) -> str | None:
 
 def _sessionless(version: str | None) -> bool:
     """Protocol 2026-07-28 and later have no MCP session: ``mcp.session.id`` MUST NOT be set there."""
+    global _modern_versions  # noqa: PLW0603 - looked up once per process, not at every request
     if version is None:
         return False
-    try:
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS  # mcp >= 2
-    except ImportError:
-        return False
-    return version in MODERN_PROTOCOL_VERSIONS
+    if _modern_versions is _UNRESOLVED:
+        try:
+            from mcp_types.version import MODERN_PROTOCOL_VERSIONS  # mcp >= 2
+        except ImportError:
+            MODERN_PROTOCOL_VERSIONS = ()  # noqa: N806
+        _modern_versions = MODERN_PROTOCOL_VERSIONS
+    return version in _modern_versions
 
 
 def _session_id(mw_context: Any, version: str | None) -> str | None:
