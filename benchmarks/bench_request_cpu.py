@@ -5,7 +5,8 @@
 ``scripts/stack.sh`` (started when it is not running, stopped at the end if this run started it). A fixed open-loop
 rate of ``tools/call`` requests (well below the knee, so the machine is not CPU-bound) is offered for ``--seconds``
 per variant; the server's CPU (user + system, all threads, from /proc) divided by the requests answered is the CPU
-per request. Variants run in alternation, ``--rounds`` times, each in a fresh server process after a warm-up.
+per request. Every variant's server is started and warmed up first (they idle side by side); then the variants are
+measured in alternation (forward, then backward order), ``--rounds`` times, so drifting machine load hits them alike.
 
 Variants: ``bare`` (no ``instrument()``), ``full`` (defaults), and ``full`` with one feature off each — which
 tells where the instrumented CPU goes:
@@ -39,18 +40,13 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "capacity"))
+from workload import SIM_LIMITS_LIFTED, tool_call  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 STACK_SH = ROOT / "scripts" / "stack.sh"
 PROTOCOL_VERSION = "2025-06-18"
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-SIM_LIMITS_LIFTED = {
-    "OMIE_SIM_RPM_PER_METHOD": "1000000",
-    "OMIE_SIM_RPM_PER_IP": "1000000",
-    "OMIE_SIM_MAX_CONCURRENT": "100000",
-    "OMIE_SIM_MAX_CONCURRENT_WRITES": "100000",
-    "OMIE_SIM_MISUSE_THRESHOLD": "0",
-    "OMIE_SIM_REDUNDANCY_WINDOW_S": "0",
-}
 VARIANTS: dict[str, dict[str, str] | None] = {
     "bare": None,
     "full": {},
@@ -75,19 +71,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def _tool_call(rng: random.Random) -> tuple[str, dict[str, Any]]:
-    """The capacity run's workload (60 % clients, 40 % bills, varied pages)."""
-    if rng.random() < 0.6:
-        return "consultar_clientes", {"pagina": rng.randint(1, 40), "registros_por_pagina": rng.choice([5, 10, 20, 50])}
-    month = rng.randint(1, 12)
-    return "consultar_contas_receber", {
-        "data_inicio": f"01/{month:02d}/2025",
-        "data_fim": f"28/{month:02d}/2025",
-        "pagina": rng.randint(1, 5),
-        "registros_por_pagina": rng.choice([10, 20, 50]),
-    }
-
-
 class Session:
     """One MCP session over streamable HTTP (raw JSON-RPC)."""
 
@@ -103,14 +86,18 @@ class Session:
         return await self.client.post(self.url, content=json.dumps(payload), headers=headers)
 
     async def open(self) -> None:
-        params = {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}
+        params = {
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "1"},
+        }
         response = await self.post({"jsonrpc": "2.0", "id": next(self.ids), "method": "initialize", "params": params})
         response.raise_for_status()
         self.session_id = response.headers.get("mcp-session-id", "")
         (await self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})).raise_for_status()
 
     async def call(self, rng: random.Random) -> bool:
-        name, arguments = _tool_call(rng)
+        name, arguments = tool_call(rng)
         payload = {"jsonrpc": "2.0", "id": next(self.ids), "method": "tools/call"}
         response = await self.post(payload | {"params": {"name": name, "arguments": arguments}})
         if response.status_code != 200:
@@ -173,49 +160,63 @@ def _stack(env: dict[str, str]) -> tuple[dict[str, str], bool]:
         if done.returncode != 0:
             raise SystemExit(f"scripts/stack.sh up failed:\n{done.stderr[-3000:]}")
     out = subprocess.run([str(STACK_SH), "env"], capture_output=True, text=True, check=False, env=env).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line and not line.startswith("#")), not running
+    return dict(
+        line.split("=", 1) for line in out.splitlines() if "=" in line and not line.startswith("#")
+    ), not running
 
 
-def _measure(variant: str, sim_url: str, otlp: str, args: argparse.Namespace, seed: int) -> dict[str, float]:
-    extra = VARIANTS[variant]
-    env = {k: v for k, v in os.environ.items() if k not in ("OMIE_APP_KEY", "OMIE_APP_SECRET")}
-    env["OMIE_API_URL"] = sim_url
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "capacity" / "server.py"), "--port", str(port := _free_port())]
-    if extra is None:
-        cmd.append("--bare")
-    else:
-        env |= {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-            "OTEL_SERVICE_NAME": "omie-mcp-bench-cpu",
-            "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id=bench-cpu-{variant}",
-        } | extra
-    log = open(args.logs / f"server-{variant}.log", "a")  # noqa: SIM115 - the child holds it
-    server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
-    url = f"http://127.0.0.1:{port}/mcp"
-    try:
-        _wait_http(lambda: httpx.get(f"http://127.0.0.1:{port}/", timeout=1) is not None, f"{variant} server")
-        asyncio.run(_drive(url, 10, 3, seed + 1000))  # warm-up: imports, caches, first exports
-        time.sleep(args.settle)
-        spy = None
-        if args.py_spy:  # sampling pauses the server: profile runs are for the where, not the how much
-            out = args.logs / f"py-spy-{variant}-{seed}.txt"
-            spy_cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "-r", "100"]
-            spy = subprocess.Popen([*spy_cmd, "--pid", str(server.pid), "-o", str(out)], stdout=subprocess.DEVNULL)
-        cpu0, wall0 = _cpu_seconds(server.pid), time.monotonic()
-        ok, failed = asyncio.run(_drive(url, args.rate / 60, args.seconds, seed))
-        cpu1, wall1 = _cpu_seconds(server.pid), time.monotonic()
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(timeout=30)
-    finally:
-        server.terminate()
+class Server:
+    """One variant's server process, started and warmed up once; measured in several rounds."""
+
+    def __init__(self, variant: str, sim_url: str, otlp: str, logs: Path) -> None:
+        extra = VARIANTS[variant]
+        env = {k: v for k, v in os.environ.items() if k not in ("OMIE_APP_KEY", "OMIE_APP_SECRET")}
+        env["OMIE_API_URL"] = sim_url
+        self.port = _free_port()
+        cmd = [sys.executable, str(ROOT / "benchmarks" / "capacity" / "server.py"), "--port", str(self.port)]
+        if extra is None:
+            cmd.append("--bare")
+        else:
+            env |= {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "OTEL_SERVICE_NAME": "omie-mcp-bench-cpu",
+                "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id=bench-cpu-{variant}",
+            } | extra
+        self.variant = variant
+        self.log = open(logs / f"server-{variant}.log", "w")  # noqa: SIM115 - the child holds it
+        self.process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
+
+    def warm_up(self) -> None:
+        _wait_http(
+            lambda: httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1) is not None, f"{self.variant} server", 300
+        )
+        asyncio.run(_drive(self.url, 10, 3, 1000))  # imports, caches, first exports: not measured
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            server.wait(timeout=15)
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def _measure(server: Server, args: argparse.Namespace, seed: int) -> dict[str, float]:
+    time.sleep(args.settle)
+    spy = None
+    if args.py_spy:  # sampling pauses the server: profile runs are for the where, not the how much
+        out = args.logs / f"py-spy-{server.variant}-{seed}.txt"
+        spy_cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "-r", "100"]
+        spy = subprocess.Popen([*spy_cmd, "--pid", str(server.process.pid), "-o", str(out)], stdout=subprocess.DEVNULL)
+    cpu0, wall0 = _cpu_seconds(server.process.pid), time.monotonic()
+    ok, failed = asyncio.run(_drive(server.url, args.rate / 60, args.seconds, seed))
+    cpu1, wall1 = _cpu_seconds(server.process.pid), time.monotonic()
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=30)
     cpu = cpu1 - cpu0
     return {
         "ok": ok,
@@ -233,8 +234,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--settle", type=float, default=2, help="seconds between the warm-up and the measurement")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
-    parser.add_argument("--py-spy", action="store_true", help="profile each server with py-spy (collapsed stacks in"
-                        " --logs); sampling slows the server, so take the CPU numbers from a run without it")
+    parser.add_argument(
+        "--py-spy",
+        action="store_true",
+        help="profile each server with py-spy (collapsed stacks in"
+        " --logs); sampling slows the server, so take the CPU numbers from a run without it",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--logs", type=Path, default=Path(".bench-logs"))
     args = parser.parse_args()
@@ -250,17 +255,29 @@ def main() -> int:
     sim_cmd = [sys.executable, "-m", "omie_otel.simulator", "--port", str(sim_port), "--latency-ms", "100"]
     sim_cmd += ["--jitter-ms", "200", "--fault-rate", "0", "--seed", "7", "--log-level", "warning"]
     sim_log = open(args.logs / "sim.log", "w")  # noqa: SIM115 - the child holds it
-    sim = subprocess.Popen(sim_cmd, env=dict(os.environ) | SIM_LIMITS_LIFTED, stdout=subprocess.DEVNULL, stderr=sim_log)
+    sim = subprocess.Popen(
+        sim_cmd,
+        env=dict(os.environ) | SIM_LIMITS_LIFTED | {"OMIE_SIM_REDUNDANCY_WINDOW_S": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=sim_log,
+    )
     sim_url = f"http://127.0.0.1:{sim_port}/api/v1/"
     results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    servers: list[Server] = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the children on kill too
     try:
         _wait_http(lambda: httpx.post(f"{sim_url}geral/clientes/", json={}, timeout=2), "simulator")
+        servers = [Server(v, sim_url, otlp, args.logs) for v in variants]
+        for server in servers:
+            server.warm_up()
         for round_ in range(args.rounds):
-            for variant in variants if round_ % 2 == 0 else variants[::-1]:
-                row = _measure(variant, sim_url, otlp, args, seed=round_)
-                results[variant].append(row)
-                print(f"round {round_ + 1} {variant:13s} {row}", flush=True)
+            for server in servers if round_ % 2 == 0 else servers[::-1]:
+                row = _measure(server, args, seed=round_)
+                results[server.variant].append(row)
+                print(f"round {round_ + 1} {server.variant:13s} {row}", flush=True)
     finally:
+        for server in servers:
+            server.stop()
         sim.terminate()
         sim.wait(timeout=15)
         sim_log.close()
@@ -268,22 +285,38 @@ def main() -> int:
             subprocess.run([str(STACK_SH), "down"], capture_output=True, check=False)
     summary = _summary(results)
     if args.out:
-        args.out.write_text(json.dumps({"args": vars(args) | {"logs": str(args.logs), "out": str(args.out)},
-                                        "results": results, "summary": summary}, indent=2))
+        args.out.write_text(
+            json.dumps(
+                {
+                    "args": vars(args) | {"logs": str(args.logs), "out": str(args.out)},
+                    "results": results,
+                    "summary": summary,
+                },
+                indent=2,
+            )
+        )
     return 0
 
 
 def _summary(results: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    bare = statistics.median(r["ms_per_request"] for r in results["bare"]) if results.get("bare") else None
-    print(f"\n| variant | CPU ms/request (median) | min–max | vs bare | failed |\n|---|---|---|---|---|")
+    """Per variant: median CPU ms per request, its range, and the median of the per-round differences to ``bare``
+    (paired: the same round, back to back), which cancels most of a shared machine's drift."""
+    bare_rows = results.get("bare") or []
+    print("\n| variant | CPU ms/request, median (min–max) | − bare, paired median (per round) | bare/this | failed |")
+    print("|---|---|---|---|---|")
     summary = {}
     for variant, rows in results.items():
         values = [r["ms_per_request"] for r in rows]
         median = statistics.median(values)
-        added = f"+{median - bare:.2f} ms (bare/this {bare / median:.2f})" if bare and variant != "bare" else ""
-        failed = sum(int(r["failed"]) for r in rows)
-        print(f"| {variant} | {median:.2f} | {min(values):.2f}–{max(values):.2f} | {added} | {failed} |")
         summary[variant] = {"median_ms": median, "min_ms": min(values), "max_ms": max(values)}
+        added = ratio = ""
+        if bare_rows and variant != "bare":
+            diffs = [r["ms_per_request"] - b["ms_per_request"] for r, b in zip(rows, bare_rows, strict=False)]
+            summary[variant]["paired_added_ms"] = statistics.median(diffs)
+            added = f"{statistics.median(diffs):+.2f} ({', '.join(f'{d:+.2f}' for d in diffs)})"
+            ratio = f"{statistics.median(b['ms_per_request'] for b in bare_rows) / median:.2f}"
+        failed = sum(int(r["failed"]) for r in rows)
+        print(f"| {variant} | {median:.2f} ({min(values):.2f}–{max(values):.2f}) | {added} | {ratio} | {failed} |")
     return summary
 
 
