@@ -18,7 +18,8 @@ tells where the instrumented CPU goes:
 
 Usage (from the repository root):
     python benchmarks/bench_request_cpu.py [--rate 1800] [--seconds 30] [--rounds 3] [--variants bare,full,...]
-Environment: STACK_PORT_OFFSET (the stack to use or start).
+Environment: STACK_PORT_OFFSET (the stack to use or start). ``--py-spy`` needs ``pip install py-spy`` in the venv;
+``OMIE_OTEL_BENCH_CPROFILE=<file>`` makes each server write a cProfile of its event loop there (one variant at a time).
 """
 
 from __future__ import annotations
