@@ -242,7 +242,12 @@ def main() -> int:
         " --logs); sampling slows the server, so take the CPU numbers from a run without it",
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
-    parser.add_argument("--logs", type=Path, default=Path(".bench-logs"))
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        default=Path(".stack/bench-request-cpu"),
+        help="server/simulator logs and py-spy output (default .stack/bench-request-cpu, git-ignored)",
+    )
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
