@@ -24,6 +24,7 @@ import requests
 from gevent.pool import Pool
 from locust import User, task
 from locust.exception import StopUser
+from workload import tool_call
 
 PROTOCOL_VERSION = "2025-06-18"
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -93,19 +94,6 @@ def _message(response: requests.Response) -> dict[str, Any]:
             raise RuntimeError("SSE response without a data line")
         return dict(json.loads(data[-1]))
     return dict(response.json())
-
-
-def tool_call(rng: random.Random) -> tuple[str, dict[str, Any]]:
-    """The workload: what an assistant asks an Omie MCP server, with varied arguments (60 % clients, 40 % bills)."""
-    if rng.random() < 0.6:
-        return "consultar_clientes", {"pagina": rng.randint(1, 40), "registros_por_pagina": rng.choice([5, 10, 20, 50])}
-    month = rng.randint(1, 12)
-    return "consultar_contas_receber", {
-        "data_inicio": f"01/{month:02d}/2025",
-        "data_fim": f"28/{month:02d}/2025",
-        "pagina": rng.randint(1, 5),
-        "registros_por_pagina": rng.choice([10, 20, 50]),
-    }
 
 
 class McpArrivals(User):

@@ -48,19 +48,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _collector import counters  # noqa: E402
 from _knee import P95_LIMIT_S, first_failure, knee, next_bisection_rate  # noqa: E402
 from mcp_user import McpArrivals, McpSession, tool_call  # noqa: E402
+from workload import SIM_LIMITS_LIFTED  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_SH = ROOT / "scripts" / "stack.sh"
 RATES = {
     "omie": [60, 120, 240, 480, 960, 1920, 3840, 7680],
     "servidor": [300, 600, 1200, 2400, 4800, 9600, 19200],
-}
-SIM_LIMITS_LIFTED = {
-    "OMIE_SIM_RPM_PER_METHOD": "1000000",
-    "OMIE_SIM_RPM_PER_IP": "1000000",
-    "OMIE_SIM_MAX_CONCURRENT": "100000",
-    "OMIE_SIM_MAX_CONCURRENT_WRITES": "100000",
-    "OMIE_SIM_MISUSE_THRESHOLD": "0",
 }
 #: Collector counters read around every instrumented step (summed over their labels).
 COLLECTOR_COUNTERS = (

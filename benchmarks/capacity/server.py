@@ -3,13 +3,18 @@
 The same server as ``python -m examples.omie_mcp_server --transport http``, but ``--bare`` skips
 ``omie_otel.instrument()`` entirely (no SDK, no exporters), so the two variants differ only by the telemetry.
 Omie is whatever ``OMIE_API_URL`` names (the runner points it at its simulator). Run from the repository root.
+``OMIE_OTEL_BENCH_CPROFILE=<file>`` profiles the event-loop thread with cProfile and writes the stats there at exit
+(benchmarks only: ``benchmarks/bench_request_cpu.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -38,10 +43,19 @@ def main() -> int:
     parser.add_argument("--bare", action="store_true", help="do not call omie_otel.instrument()")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    profile_path = os.environ.get("OMIE_OTEL_BENCH_CPROFILE")
+    profiler = cProfile.Profile() if profile_path else None
+    if profiler is not None:  # uvicorn re-raises the SIGTERM it caught: make that an exit that reaches `finally`
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        profiler.enable()
     try:
         asyncio.run(_serve(args.port, args.bare))
     except KeyboardInterrupt:
         pass
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
     return 0
 
 

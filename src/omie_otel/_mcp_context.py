@@ -8,6 +8,7 @@ makes FastMCP's own SERVER span join the request's span instead of starting a se
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,15 +115,20 @@ def note_session_connection(connection: Any) -> None:
         facts["connection"] = connection
 
 
-def sessionless(version: str | None) -> bool:
-    """Protocol 2026-07-28 and later have no MCP session: ``mcp.session.id`` MUST NOT be set there."""
-    if version is None:
-        return False
+@functools.cache
+def _modern_protocol_versions() -> frozenset[str]:
+    """mcp >= 2's sessionless protocol versions (none on mcp 1.x), looked up once per process: on mcp 1.x the failed
+    import rescanned ``sys.path`` at every request (~230 µs)."""
     try:
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS  # mcp >= 2
     except ImportError:
-        return False
-    return version in MODERN_PROTOCOL_VERSIONS
+        return frozenset()
+    return frozenset(MODERN_PROTOCOL_VERSIONS)
+
+
+def sessionless(version: str | None) -> bool:
+    """Protocol 2026-07-28 and later have no MCP session: ``mcp.session.id`` MUST NOT be set there."""
+    return version is not None and version in _modern_protocol_versions()
 
 
 def _drop_attribute(span: Span, key: str) -> None:

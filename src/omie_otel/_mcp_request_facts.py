@@ -7,6 +7,7 @@ Used by the middleware and the tracer of :mod:`omie_otel._mcp_middleware` and :m
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -27,12 +28,20 @@ __all__ = [
 ]
 
 
-def _fastmcp_request_ctx() -> Any:
+@functools.cache
+def _request_ctx_var() -> Any:
+    """FastMCP >= 4's request context variable (None on older FastMCP), looked up once per process: an import at
+    every call cost 2 µs on FastMCP 4 and ~14 µs on 2.x, where a failed import rescans ``sys.path``."""
     try:
         from fastmcp.server.dependencies import fastmcp_request_ctx  # FastMCP >= 4
     except ImportError:
         return None
-    return fastmcp_request_ctx.get()
+    return fastmcp_request_ctx
+
+
+def _fastmcp_request_ctx() -> Any:
+    var = _request_ctx_var()
+    return None if var is None else var.get()
 
 
 def request_context(mw_context: Any) -> Any:
