@@ -66,21 +66,21 @@ def workload(stack: Any, eventually: Any) -> dict[str, Any]:
     assert url == f"http://127.0.0.1:{8400 + stack.port_offset}/"  # stack.sh's port mechanism, base 8400
     service = f"dashboard-browser-{uuid.uuid4().hex[:8]}"
     run_dashboard_workload(stack.otlp_http_endpoint, service)
-    api = httpx.Client(base_url=url, timeout=30)
-    params = {"service": service, "range": "15m"}
-    config = api.get("/api/config").json()
-    core = {str(p["id"]): p["title"] for p in config["panels"] if p["title"] not in MAY_BE_EMPTY}
+    with httpx.Client(base_url=url, timeout=30) as api:  # closed: an unclosed socket is an error in the suite
+        params = {"service": service, "range": "15m"}
+        config = api.get("/api/config").json()
+        core = {str(p["id"]): p["title"] for p in config["panels"] if p["title"] not in MAY_BE_EMPTY}
 
-    def empty() -> list[str]:
-        panels = api.get("/api/panels", params=params).json()["panels"]
-        return [title for pid, title in core.items() if not panels[pid].get("series")]
+        def empty() -> list[str]:
+            panels = api.get("/api/panels", params=params).json()["panels"]
+            return [title for pid, title in core.items() if not panels[pid].get("series")]
 
-    eventually(lambda: not empty(), timeout=150, interval=5, what=f"data in every core panel; empty: {empty()}")
-    eventually(lambda: any(a["alertname"] == "OmieApiMisuseBlocked"
-                           for a in api.get("/api/alerts", params=params).json()["alerts"]),
-               timeout=90, interval=2, what="OmieApiMisuseBlocked in the dashboard's alert list")
-    eventually(lambda: any(t["omie"] for t in api.get("/api/traces", params=params).json()["failed"]),
-               timeout=60, interval=2, what="a failed trace with an Omie span")
+        eventually(lambda: not empty(), timeout=150, interval=5, what=f"data in every core panel; empty: {empty()}")
+        eventually(lambda: any(a["alertname"] == "OmieApiMisuseBlocked"
+                               for a in api.get("/api/alerts", params=params).json()["alerts"]),
+                   timeout=90, interval=2, what="OmieApiMisuseBlocked in the dashboard's alert list")
+        eventually(lambda: any(t["omie"] for t in api.get("/api/traces", params=params).json()["failed"]),
+                   timeout=60, interval=2, what="a failed trace with an Omie span")
     return {"service": service, "url": url, "core": core, "queries": config["queries_per_refresh"]}
 
 
