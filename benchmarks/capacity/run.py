@@ -46,7 +46,7 @@ from locust.env import Environment  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _collector import counters  # noqa: E402
-from _knee import P95_LIMIT_S, first_failure, knee, next_bisection_rate  # noqa: E402
+from _knee import P95_LIMIT_S, first_failure, knee, next_bisection_rate, passes  # noqa: E402
 from mcp_user import McpArrivals, McpSession, tool_call  # noqa: E402
 from workload import SIM_LIMITS_LIFTED  # noqa: E402
 
@@ -274,6 +274,12 @@ def run_profile(
                 f"cpu {step['server_cpu_pct']:5.1f} %  rss {step['server_rss_mib']} MiB  {step.get('collector', '')}",
                 flush=True,
             )
+            if not passes(step):
+                # What a failing step leaves behind outlives it (the simulator's 30-minute 425 block after repeated
+                # errors, a backlog in the server): the next step, a bisection below this rate, starts from a fresh
+                # simulator and server, as the first step did.
+                pairs[variant].stop()
+                pairs[variant] = Pair(variant, profile, logs, stack["OTELCOL_OTLP_HTTP_ENDPOINT"])
             gevent.sleep(2)
 
         for rate in RATES[profile]:
