@@ -31,7 +31,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,11 +41,13 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "capacity"))
+from _harness import ROOT, ensure_stack, free_port, proc_cpu_seconds, wait_until  # noqa: E402
+from _harness import stack as stack_sh  # noqa: E402
 from workload import SIM_LIMITS_LIFTED, tool_call  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-STACK_SH = ROOT / "scripts" / "stack.sh"
 PROTOCOL_VERSION = "2025-06-18"
+#: Waiting for a server here: only a connection error means "not up yet" (any other exception is a bug to see).
+_WAIT: dict[str, Any] = {"label": "bench_request_cpu", "errors": (httpx.HTTPError, OSError)}
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 VARIANTS: dict[str, dict[str, str] | None] = {
     "bare": None,
@@ -57,19 +58,6 @@ VARIANTS: dict[str, dict[str, str] | None] = {
     "metrics-none": {"OTEL_METRICS_EXPORTER": "none"},
     "logs-none": {"OTEL_LOGS_EXPORTER": "none"},
 }
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of every thread of ``pid`` (``/proc/<pid>/stat`` fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 class Session:
@@ -141,31 +129,6 @@ async def _drive(url: str, rate_per_s: float, seconds: float, seed: int) -> tupl
     return sum(results), len(results) - sum(results)
 
 
-def _wait_http(check: Any, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"bench_request_cpu: {what} not ready after {timeout}s")
-
-
-def _stack(env: dict[str, str]) -> tuple[dict[str, str], bool]:
-    running = subprocess.run([str(STACK_SH), "status"], capture_output=True, check=False, env=env).returncode == 0
-    if not running:
-        print("starting the stack (scripts/stack.sh up)", flush=True)
-        done = subprocess.run([str(STACK_SH), "up"], capture_output=True, text=True, check=False, env=env)
-        if done.returncode != 0:
-            raise SystemExit(f"scripts/stack.sh up failed:\n{done.stderr[-3000:]}")
-    out = subprocess.run([str(STACK_SH), "env"], capture_output=True, text=True, check=False, env=env).stdout
-    return dict(
-        line.split("=", 1) for line in out.splitlines() if "=" in line and not line.startswith("#")
-    ), not running
-
-
 class Server:
     """One variant's server process, started and warmed up once; measured in several rounds."""
 
@@ -173,7 +136,7 @@ class Server:
         extra = VARIANTS[variant]
         env = {k: v for k, v in os.environ.items() if k not in ("OMIE_APP_KEY", "OMIE_APP_SECRET")}
         env["OMIE_API_URL"] = sim_url
-        self.port = _free_port()
+        self.port = free_port()
         cmd = [sys.executable, str(ROOT / "benchmarks" / "capacity" / "server.py"), "--port", str(self.port)]
         if extra is None:
             cmd.append("--bare")
@@ -190,8 +153,9 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}/mcp"
 
     def warm_up(self) -> None:
-        _wait_http(
-            lambda: httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1) is not None, f"{self.variant} server", 300
+        wait_until(
+            lambda: httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1) is not None,
+            f"{self.variant} server", timeout=300, **_WAIT,
         )
         asyncio.run(_drive(self.url, 10, 3, 1000))  # imports, caches, first exports: not measured
 
@@ -212,9 +176,9 @@ def _measure(server: Server, args: argparse.Namespace, seed: int) -> dict[str, f
         out = args.logs / f"py-spy-{server.variant}-{seed}.txt"
         spy_cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "-r", "100"]
         spy = subprocess.Popen([*spy_cmd, "--pid", str(server.process.pid), "-o", str(out)], stdout=subprocess.DEVNULL)
-    cpu0, wall0 = _cpu_seconds(server.process.pid), time.monotonic()
+    cpu0, wall0 = proc_cpu_seconds(server.process.pid), time.monotonic()
     ok, failed = asyncio.run(_drive(server.url, args.rate / 60, args.seconds, seed))
-    cpu1, wall1 = _cpu_seconds(server.process.pid), time.monotonic()
+    cpu1, wall1 = proc_cpu_seconds(server.process.pid), time.monotonic()
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         spy.wait(timeout=30)
@@ -255,9 +219,9 @@ def main() -> int:
         parser.error(f"unknown variant(s) {unknown}; choose among {', '.join(VARIANTS)}")
     args.logs.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("STACK_PORT_OFFSET", "0")
-    stack, started = _stack(dict(os.environ))
+    stack, started = ensure_stack("bench_request_cpu", os.environ)
     otlp = stack["OTELCOL_OTLP_HTTP_ENDPOINT"]
-    sim_port = _free_port()
+    sim_port = free_port()
     sim_cmd = [sys.executable, "-m", "omie_otel.simulator", "--port", str(sim_port), "--latency-ms", "100"]
     sim_cmd += ["--jitter-ms", "200", "--fault-rate", "0", "--seed", "7", "--log-level", "warning"]
     sim_log = open(args.logs / "sim.log", "w")  # noqa: SIM115 - the child holds it
@@ -272,7 +236,9 @@ def main() -> int:
     servers: list[Server] = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the children on kill too
     try:
-        _wait_http(lambda: httpx.post(f"{sim_url}geral/clientes/", json={}, timeout=2), "simulator")
+        wait_until(
+            lambda: httpx.post(f"{sim_url}geral/clientes/", json={}, timeout=2), "simulator", **_WAIT
+        )
         servers = [Server(v, sim_url, otlp, args.logs) for v in variants]
         for server in servers:
             server.warm_up()
@@ -288,7 +254,7 @@ def main() -> int:
         sim.wait(timeout=15)
         sim_log.close()
         if started:
-            subprocess.run([str(STACK_SH), "down"], capture_output=True, check=False)
+            stack_sh("down")
     summary = _summary(results)
     if args.out:
         args.out.write_text(

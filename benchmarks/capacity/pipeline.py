@@ -38,7 +38,6 @@ import platform
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -48,9 +47,11 @@ from typing import Any
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import free_port, proc_cpu_seconds, stack, stack_env  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-STACK_SH = ROOT / "scripts" / "stack.sh"
 TOOLS_DIR = ROOT / "tools" / "telemetrygen"
 TELEMETRYGEN_PKG = "github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen"
 SIGNALS = ("traces", "metrics", "logs")
@@ -198,24 +199,13 @@ def sdk_table(steps: Sequence[dict[str, Any]]) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- stack ---
-def _stack(
-    *args: str, env: dict[str, str] | None = None, prefix: Sequence[str] = ()
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*prefix, str(STACK_SH), *args], capture_output=True, text=True, env=env, check=False)
-
-
-def stack_env() -> dict[str, str]:
-    text = _stack("env").stdout
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
-
-
 def stack_pid(env: dict[str, str], name: str) -> int:
     return int((Path(env["STACK_DIR"]) / "pids" / f"{name}.pid").read_text().strip())
 
 
 def restart_collector(cpu: str | None, extra_config: Path | None = None) -> None:
     """Restart the stack's collector, pinned to ``cpu`` with GOMAXPROCS=1, or unpinned (``None``)."""
-    _stack("stop", "otelcol")
+    stack("stop", "otelcol")
     env = dict(os.environ)
     env.pop("GOMAXPROCS", None)
     env.pop("STACK_OTELCOL_EXTRA_CONFIG", None)
@@ -225,7 +215,7 @@ def restart_collector(cpu: str | None, extra_config: Path | None = None) -> None
     if cpu is not None:
         env["GOMAXPROCS"] = "1"
         prefix = ["taskset", "-c", cpu]
-    done = _stack("start", "otelcol", env=env, prefix=prefix)
+    done = stack("start", "otelcol", env=env, prefix=prefix)
     if done.returncode:
         raise RuntimeError(f"pipeline: the collector did not restart: {done.stderr[-2000:]}")
 
@@ -239,11 +229,6 @@ def allowed_cpus(pid: int) -> str:
         if line.startswith("Cpus_allowed_list:"):
             return line.split(":", 1)[1].strip()
     return "?"
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_rss_mib(pid: int) -> float:
@@ -467,7 +452,7 @@ def run_outage(
     time.sleep(2)
     before = _collector_counts(urls, "traces")
     rss0 = proc_rss_mib(pid)
-    _stack("stop", "jaeger")
+    stack("stop", "jaeger")
     timeline: list[dict[str, Any]] = []
     cmd = generator_commands(tg, urls.otlp_grpc, "traces", rate, seconds, load_cpu)[0]
     t0 = time.monotonic()
@@ -489,7 +474,7 @@ def run_outage(
                     "rss_mib": proc_rss_mib(pid),
                 })
     finally:
-        subprocess.run(["taskset", "-c", load_cpu, str(STACK_SH), "start", "jaeger"], capture_output=True, check=False)
+        stack("start", "jaeger", prefix=["taskset", "-c", load_cpu])
     pin(stack_pid(env, "jaeger"), load_cpu)
     drain_start = time.monotonic()
     while time.monotonic() - drain_start < 120 and _collector_counts(urls, "traces")["queue_size"] > 0:
@@ -559,12 +544,6 @@ def run_collector(args: argparse.Namespace, env: dict[str, str]) -> dict[str, An
 
 
 # ------------------------------------------------------------------------------------------------ sdk mode ---
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def sdk_step(endpoint: str, rate: float, seconds: float, knob: dict[str, str], cpu: str, flush: bool) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OMIE_OTEL_"))}
     service = f"omie-otel-pipeline-sdk-{int(time.time() * 1000)}"
@@ -598,7 +577,7 @@ def prometheus_dropped(prometheus: str, service: str) -> float | None:
 
 def run_sdk(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     live = env["OTELCOL_OTLP_HTTP_ENDPOINT"]
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     plan: list[tuple[str, str, dict[str, str], float, float]] = []
     for rate in args.sdk_rates:
         plan.append(("no ar", "padrão", {}, rate, args.seconds))
@@ -706,7 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = False
     if "OTELCOL_METRICS_URL" not in env:
         print("pipeline: no running stack for this STACK_PORT_OFFSET; starting it", file=sys.stderr)
-        up = _stack("up")
+        up = stack("up")
         if up.returncode:
             print(up.stderr[-3000:], file=sys.stderr)
             return 1
@@ -725,7 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         results["machine"]["loadavg_end"] = os.getloadavg()
         if started:
-            _stack("down")
+            stack("down")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.out.exists():  # a run of one mode keeps the other mode's last results
         previous = json.loads(args.out.read_text())

@@ -31,7 +31,6 @@ import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -46,12 +45,12 @@ from locust.env import Environment  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _collector import counters  # noqa: E402
+from _harness import ROOT, ensure_stack, free_port, wait_until  # noqa: E402
+from _harness import stack as stack_sh  # noqa: E402
 from _knee import P95_LIMIT_S, first_failure, knee, next_bisection_rate, passes  # noqa: E402
 from mcp_user import McpArrivals, McpSession, tool_call  # noqa: E402
 from workload import SIM_LIMITS_LIFTED  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-STACK_SH = ROOT / "scripts" / "stack.sh"
 RATES = {
     "omie": [60, 120, 240, 480, 960, 1920, 3840, 7680],
     "servidor": [300, 600, 1200, 2400, 4800, 9600, 19200],
@@ -70,46 +69,12 @@ COLLECTOR_COUNTERS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(check: Any, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001, S110 - not up yet
-            pass
-        gevent.sleep(0.3)
-    raise SystemExit(f"capacity: {what} not ready after {timeout}s")
-
-
-def _stack_env() -> dict[str, str]:
-    result = subprocess.run([str(STACK_SH), "env"], capture_output=True, text=True, check=False)
-    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line and not line.startswith("#"))
-
-
-def _ensure_stack() -> tuple[dict[str, str], bool]:
-    """The stack's env; True when this run started it (and so stops it)."""
-    running = subprocess.run([str(STACK_SH), "status"], capture_output=True, check=False).returncode == 0
-    if not running:
-        print("capacity: starting the stack (scripts/stack.sh up)", flush=True)
-        result = subprocess.run([str(STACK_SH), "up"], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise SystemExit(f"capacity: scripts/stack.sh up failed:\n{result.stderr[-3000:]}")
-    return _stack_env(), not running
-
-
 class Pair:
     """A simulator and a server (bare or instrumented) on free ports; stopped by :meth:`stop`."""
 
     def __init__(self, variant: str, profile: str, logs: Path, otlp: str) -> None:
         self.variant = variant
-        sim_port, self.port = _free_port(), _free_port()
+        sim_port, self.port = free_port(), free_port()
         sim_env = dict(os.environ) | (SIM_LIMITS_LIFTED if profile == "servidor" else {})
         sim_cmd = [sys.executable, "-m", "omie_otel.simulator", "--port", str(sim_port), "--latency-ms", "100"]
         sim_cmd += ["--jitter-ms", "200", "--fault-rate", "0.02", "--seed", "7", "--log-level", "warning"]
@@ -139,13 +104,14 @@ class Pair:
             raise
 
     def _ready(self, sim_port: int) -> None:
-        _wait(
+        wait_until(
             lambda: (
                 requests.post(f"http://127.0.0.1:{sim_port}/api/v1/geral/clientes/", json={}, timeout=2).status_code
             ),
             "simulator",
+            label="capacity",
         )
-        _wait(self._mcp_ready, f"{self.variant} server")
+        wait_until(self._mcp_ready, f"{self.variant} server", label="capacity")
         # Warm-up, not measured: the simulator builds its data set and the server its caches on first use.
         session = McpSession(f"{self.url}/mcp", 30)
         session.open()
@@ -260,11 +226,19 @@ def run_profile(
     or one bisection interval."""
     pairs: dict[str, Pair] = {}
     steps: dict[str, list[dict[str, Any]]] = {"bare": [], "instrumented": []}
+    stale: set[str] = set()  # variants whose last step failed: restarted before their next step
     try:
         for variant in ("bare", "instrumented"):
             pairs[variant] = Pair(variant, profile, logs, stack["OTELCOL_OTLP_HTTP_ENDPOINT"])
 
         def measure(variant: str, rate: float, phase: str) -> None:
+            if variant in stale:
+                # What a failing step leaves behind outlives it (the simulator's 30-minute 425 block after repeated
+                # errors, a backlog in the server): the next step, a bisection below that rate, starts from a fresh
+                # simulator and server, as the first step did.
+                pairs[variant].stop()
+                pairs[variant] = Pair(variant, profile, logs, stack["OTELCOL_OTLP_HTTP_ENDPOINT"])
+                stale.discard(variant)
             metrics = stack["OTELCOL_METRICS_URL"] if variant == "instrumented" else None
             step = run_step(pairs[variant], rate, seconds, metrics) | {"phase": phase}
             steps[variant].append(step)
@@ -275,11 +249,7 @@ def run_profile(
                 flush=True,
             )
             if not passes(step):
-                # What a failing step leaves behind outlives it (the simulator's 30-minute 425 block after repeated
-                # errors, a backlog in the server): the next step, a bisection below this rate, starts from a fresh
-                # simulator and server, as the first step did.
-                pairs[variant].stop()
-                pairs[variant] = Pair(variant, profile, logs, stack["OTELCOL_OTLP_HTTP_ENDPOINT"])
+                stale.add(variant)
             gevent.sleep(2)
 
         for rate in RATES[profile]:
@@ -387,7 +357,7 @@ def main() -> int:
     logs = ROOT / ".stack" / "capacity-logs"
     out.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
-    stack, started = _ensure_stack()
+    stack, started = ensure_stack("capacity")
     began = time.time()
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(began)),
@@ -415,7 +385,7 @@ def main() -> int:
             }
     finally:
         if started:
-            subprocess.run([str(STACK_SH), "down"], capture_output=True, check=False)
+            stack_sh("down")
     results["minutes"] = round((time.time() - began) / 60, 1)
     results["machine"]["load_avg_at_end"] = os.getloadavg()
     (out / "capacity-results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
